@@ -1,0 +1,321 @@
+//! The query-first event tables: one insert per table from the same enriched
+//! event, and the point read by event id.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use prost::Message;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlTimestamp;
+use uuid::Uuid;
+use vigil_proto::v1::EnrichedDetection;
+
+use crate::StoreError;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// Start of the hour holding `at_ms` (epoch milliseconds, UTC).
+pub fn hour_bucket(at_ms: i64) -> i64 {
+    at_ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// Start of the UTC day holding `at_ms`.
+pub fn day_bucket(at_ms: i64) -> i64 {
+    at_ms.div_euclid(DAY_MS) * DAY_MS
+}
+
+/// Start of the UTC calendar month holding `at_ms`.
+pub fn month_bucket(at_ms: i64) -> i64 {
+    let at = DateTime::<Utc>::from_timestamp_millis(at_ms).unwrap_or_default();
+    Utc.with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0)
+        .single()
+        .map_or(0, |start| start.timestamp_millis())
+}
+
+/// Prepared statements over the event tables of one keyspace.
+#[derive(Debug, Clone)]
+pub struct EventStore {
+    session: Arc<Session>,
+    ttl_seconds: i32,
+    insert_by_id: PreparedStatement,
+    insert_by_commune_hour: PreparedStatement,
+    insert_by_camera_day: PreparedStatement,
+    insert_by_plate_month: PreparedStatement,
+    select_by_id: PreparedStatement,
+}
+
+/// The columns every table shares, taken once from the event.
+struct EventKeys<'a> {
+    event_id: Uuid,
+    captured_at: CqlTimestamp,
+    captured_at_ms: i64,
+    camera_id: &'a str,
+    commune_id: &'a str,
+    village_id: &'a str,
+    kind: i32,
+    plate_normalized: Option<&'a str>,
+}
+
+impl<'a> EventKeys<'a> {
+    fn of(event: &'a EnrichedDetection) -> Result<Self, StoreError> {
+        let invalid = |reason: &str| StoreError::InvalidEvent {
+            event_id: event
+                .detection
+                .as_ref()
+                .map(|d| d.event_id.clone())
+                .unwrap_or_default(),
+            reason: reason.to_owned(),
+        };
+        let detection = event
+            .detection
+            .as_ref()
+            .ok_or_else(|| invalid("no detection"))?;
+        let event_id = Uuid::parse_str(&detection.event_id)
+            .map_err(|e| invalid(&format!("event_id is not a UUID: {e}")))?;
+        let captured = detection
+            .captured_at
+            .as_ref()
+            .ok_or_else(|| invalid("no captured_at"))?;
+        let captured_at_ms = captured.seconds * 1000 + i64::from(captured.nanos / 1_000_000);
+        if detection.camera_id.is_empty() {
+            return Err(invalid("no camera_id"));
+        }
+        if event.commune_id.is_empty() {
+            return Err(invalid("not enriched: no commune_id"));
+        }
+        let plate_normalized = detection
+            .plate
+            .as_ref()
+            .map(|p| p.normalized.as_str())
+            .filter(|p| !p.is_empty());
+        Ok(Self {
+            event_id,
+            captured_at: CqlTimestamp(captured_at_ms),
+            captured_at_ms,
+            camera_id: &detection.camera_id,
+            commune_id: &event.commune_id,
+            village_id: &event.village_id,
+            kind: detection.kind,
+            plate_normalized,
+        })
+    }
+}
+
+impl EventStore {
+    /// Prepares the statements. `session` must already use the keyspace
+    /// (see [`crate::migrate`]); `ttl` of zero keeps events forever.
+    pub async fn prepare(session: Arc<Session>, ttl: Duration) -> Result<Self, StoreError> {
+        let ttl_seconds = i32::try_from(ttl.as_secs()).unwrap_or(i32::MAX);
+        let prepare = |what: &'static str, cql: &'static str| {
+            let session = Arc::clone(&session);
+            async move {
+                let mut statement =
+                    session
+                        .prepare(cql)
+                        .await
+                        .map_err(|source| StoreError::Prepare {
+                            what,
+                            source: Box::new(source),
+                        })?;
+                // Every statement here is an upsert by key or a read, so the
+                // driver may retry and speculate freely.
+                statement.set_is_idempotent(true);
+                Ok::<_, StoreError>(statement)
+            }
+        };
+        Ok(Self {
+            insert_by_id: prepare(
+                "insert into events_by_id",
+                "INSERT INTO events_by_id (event_id, camera_id, commune_id, captured_at, payload) \
+                 VALUES (?, ?, ?, ?, ?) USING TTL ?",
+            )
+            .await?,
+            insert_by_commune_hour: prepare(
+                "insert into events_by_commune_hour",
+                "INSERT INTO events_by_commune_hour (commune_id, hour, captured_at, event_id, \
+                 village_id, camera_id, kind, plate_normalized, payload) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
+            )
+            .await?,
+            insert_by_camera_day: prepare(
+                "insert into events_by_camera_day",
+                "INSERT INTO events_by_camera_day (camera_id, day, captured_at, event_id, kind, \
+                 plate_normalized, payload) VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?",
+            )
+            .await?,
+            insert_by_plate_month: prepare(
+                "insert into events_by_plate_month",
+                "INSERT INTO events_by_plate_month (plate_normalized, month, captured_at, \
+                 event_id, camera_id, commune_id, village_id, payload) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
+            )
+            .await?,
+            select_by_id: prepare(
+                "select from events_by_id",
+                "SELECT payload FROM events_by_id WHERE event_id = ?",
+            )
+            .await?,
+            session,
+            ttl_seconds,
+        })
+    }
+
+    /// Writes `event` to every table it belongs in, concurrently. Writing the
+    /// same event again overwrites the same rows.
+    pub async fn write(&self, event: &EnrichedDetection) -> Result<(), StoreError> {
+        let keys = EventKeys::of(event)?;
+        let payload = event.encode_to_vec();
+        let ttl = self.ttl_seconds;
+        let at = keys.captured_at;
+        let by_id = self.execute(
+            "events_by_id",
+            &keys,
+            &self.insert_by_id,
+            (
+                keys.event_id,
+                keys.camera_id,
+                keys.commune_id,
+                at,
+                &payload,
+                ttl,
+            ),
+        );
+        let by_commune = self.execute(
+            "events_by_commune_hour",
+            &keys,
+            &self.insert_by_commune_hour,
+            (
+                keys.commune_id,
+                CqlTimestamp(hour_bucket(keys.captured_at_ms)),
+                at,
+                keys.event_id,
+                keys.village_id,
+                keys.camera_id,
+                keys.kind,
+                keys.plate_normalized,
+                &payload,
+                ttl,
+            ),
+        );
+        let by_camera = self.execute(
+            "events_by_camera_day",
+            &keys,
+            &self.insert_by_camera_day,
+            (
+                keys.camera_id,
+                CqlTimestamp(day_bucket(keys.captured_at_ms)),
+                at,
+                keys.event_id,
+                keys.kind,
+                keys.plate_normalized,
+                &payload,
+                ttl,
+            ),
+        );
+        let by_plate = async {
+            let Some(plate) = keys.plate_normalized else {
+                return Ok(());
+            };
+            self.execute(
+                "events_by_plate_month",
+                &keys,
+                &self.insert_by_plate_month,
+                (
+                    plate,
+                    CqlTimestamp(month_bucket(keys.captured_at_ms)),
+                    at,
+                    keys.event_id,
+                    keys.camera_id,
+                    keys.commune_id,
+                    keys.village_id,
+                    &payload,
+                    ttl,
+                ),
+            )
+            .await
+        };
+        futures::try_join!(by_id, by_commune, by_camera, by_plate)?;
+        Ok(())
+    }
+
+    /// The stored event with `event_id`, if any.
+    pub async fn get(&self, event_id: Uuid) -> Result<Option<EnrichedDetection>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.select_by_id, (event_id,))
+            .await
+            .map_err(|source| StoreError::Execute {
+                what: format!("reading event {event_id} from events_by_id"),
+                source: Box::new(source),
+            })?;
+        let rows_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Rows {
+            what: "events_by_id",
+            source: e,
+        };
+        let rows = result.into_rows_result().map_err(|e| rows_err(e.into()))?;
+        let Some((payload,)) = rows
+            .maybe_first_row::<(Vec<u8>,)>()
+            .map_err(|e| rows_err(e.into()))?
+        else {
+            return Ok(None);
+        };
+        EnrichedDetection::decode(payload.as_slice())
+            .map(Some)
+            .map_err(|source| StoreError::Decode { event_id, source })
+    }
+
+    async fn execute(
+        &self,
+        table: &'static str,
+        keys: &EventKeys<'_>,
+        statement: &PreparedStatement,
+        values: impl scylla::serialize::row::SerializeRow,
+    ) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(statement, values)
+            .await
+            .map(drop)
+            .map_err(|source| StoreError::Execute {
+                what: format!("writing event {} to {table}", keys.event_id),
+                source: Box::new(source),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Timelike;
+
+    // 2026-11-28T13:45:10.123Z
+    const AT: i64 = 1_795_873_510_123;
+
+    #[test]
+    fn buckets_truncate_to_their_unit() {
+        let at = DateTime::<Utc>::from_timestamp_millis(AT).unwrap();
+        let hour = DateTime::<Utc>::from_timestamp_millis(hour_bucket(AT)).unwrap();
+        let day = DateTime::<Utc>::from_timestamp_millis(day_bucket(AT)).unwrap();
+        let month = DateTime::<Utc>::from_timestamp_millis(month_bucket(AT)).unwrap();
+        assert_eq!(
+            hour.to_rfc3339(),
+            format!("{}T{:02}:00:00+00:00", at.date_naive(), at.hour())
+        );
+        assert_eq!(
+            day.to_rfc3339(),
+            format!("{}T00:00:00+00:00", at.date_naive())
+        );
+        assert_eq!(
+            (month.year(), month.month(), month.day()),
+            (at.year(), at.month(), 1)
+        );
+    }
+
+    #[test]
+    fn buckets_before_the_epoch_round_down() {
+        assert_eq!(hour_bucket(-1), -HOUR_MS);
+        assert_eq!(day_bucket(-1), -DAY_MS);
+    }
+}

@@ -1,0 +1,104 @@
+//! The ScyllaDB side of Vigil: connecting, applying the versioned CQL
+//! migrations, and the query-first event tables that vigil-writer fills and
+//! vigil-api reads.
+//!
+//! Only CQL that both ScyllaDB (production) and Apache Cassandra 5 (the
+//! local stack and CI) accept is used: no `WITH tablets`, `USING TIMEOUT`,
+//! `BYPASS CACHE`, CDC or materialized views.
+
+mod events;
+mod migrate;
+
+pub use events::{EventStore, day_bucket, hour_bucket, month_bucket};
+pub use migrate::{MIGRATIONS, Migration, migrate};
+
+use std::time::Duration;
+
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+
+/// Errors from the store; each names the operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("connecting to CQL nodes {nodes}: {source}")]
+    Connect {
+        nodes: String,
+        source: Box<scylla::errors::NewSessionError>,
+    },
+    #[error("preparing {what}: {source}")]
+    Prepare {
+        what: &'static str,
+        source: Box<scylla::errors::PrepareError>,
+    },
+    #[error("{what}: {source}")]
+    Execute {
+        what: String,
+        source: Box<scylla::errors::ExecutionError>,
+    },
+    #[error("reading rows of {what}: {source}")]
+    Rows {
+        what: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "migration {version} ({name}) was changed after it was applied: checksum {applied} in the database, {current} in this build"
+    )]
+    MigrationChanged {
+        version: i32,
+        name: &'static str,
+        applied: String,
+        current: String,
+    },
+    #[error("keyspace name {0:?} must be letters, digits and underscores")]
+    InvalidKeyspace(String),
+    #[error("event {event_id:?} cannot be stored: {reason}")]
+    InvalidEvent { event_id: String, reason: String },
+    #[error("decoding stored event {event_id}: {source}")]
+    Decode {
+        event_id: uuid::Uuid,
+        source: prost::DecodeError,
+    },
+}
+
+/// Where the database is and how data is kept; flattened into every
+/// service's command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// CQL contact points, comma-separated host:port.
+    #[arg(
+        long = "cql-nodes",
+        env = "VIGIL_CQL_NODES",
+        default_value = "127.0.0.1:9042"
+    )]
+    pub nodes: String,
+    /// Keyspace holding Vigil's tables.
+    #[arg(long = "keyspace", env = "VIGIL_CQL_KEYSPACE", default_value = "vigil")]
+    pub keyspace: String,
+    /// Replication factor of the keyspace when it is created (3 in production).
+    #[arg(
+        long = "cql-replication",
+        env = "VIGIL_CQL_REPLICATION",
+        default_value_t = 1
+    )]
+    pub replication_factor: u32,
+    /// How long events are kept (e.g. "90days"); 0s keeps them forever.
+    #[arg(long = "event-ttl", env = "VIGIL_EVENT_TTL", default_value = "90days", value_parser = humantime::parse_duration)]
+    pub event_ttl: Duration,
+}
+
+impl StoreArgs {
+    /// Opens a session to the cluster, not yet bound to the keyspace (it may
+    /// not exist before [`migrate`] runs).
+    pub async fn connect(&self) -> Result<Session, StoreError> {
+        let nodes: Vec<&str> = self.nodes.split(',').map(str::trim).collect();
+        SessionBuilder::new()
+            .known_nodes(&nodes)
+            .connection_timeout(Duration::from_secs(10))
+            .build()
+            .await
+            .map_err(|source| StoreError::Connect {
+                nodes: self.nodes.clone(),
+                source: Box::new(source),
+            })
+    }
+}

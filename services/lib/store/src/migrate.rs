@@ -1,0 +1,191 @@
+//! Versioned, idempotent CQL migrations.
+//!
+//! Each migration is a file under `migrations/`, compiled into the binary.
+//! Applied versions are recorded in `schema_migrations` with a checksum, so
+//! running `migrate` twice does nothing the second time, and an applied
+//! migration that was edited afterwards is reported instead of silently
+//! diverging.
+
+use scylla::client::session::Session;
+use sha2::{Digest, Sha256};
+use tracing::info;
+
+use crate::StoreError;
+
+/// One schema change.
+#[derive(Debug)]
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub cql: &'static str,
+}
+
+/// Every migration, in the order they apply.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "events",
+    cql: include_str!("../migrations/0001_events.cql"),
+}];
+
+impl Migration {
+    fn checksum(&self) -> String {
+        hex_digest(self.cql.as_bytes())
+    }
+
+    /// The statements of the file, without comments.
+    fn statements(&self) -> impl Iterator<Item = String> + '_ {
+        let without_comments: String = self
+            .cql
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        without_comments
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Creates `keyspace` if needed, applies the migrations it lacks, and leaves
+/// `session` using it. Returns the versions applied by this call.
+pub async fn migrate(
+    session: &Session,
+    keyspace: &str,
+    replication_factor: u32,
+) -> Result<Vec<i32>, StoreError> {
+    if !keyspace
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(StoreError::InvalidKeyspace(keyspace.to_owned()));
+    }
+    run(
+        session,
+        format!(
+            "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = \
+             {{'class': 'NetworkTopologyStrategy', 'replication_factor': {replication_factor}}}"
+        ),
+    )
+    .await?;
+    session
+        .use_keyspace(keyspace, false)
+        .await
+        .map_err(|source| StoreError::Execute {
+            what: format!("using keyspace {keyspace}"),
+            source: Box::new(source.into()),
+        })?;
+    run(
+        session,
+        "CREATE TABLE IF NOT EXISTS schema_migrations (\
+         version int PRIMARY KEY, name text, checksum text, applied_at timestamp)"
+            .to_owned(),
+    )
+    .await?;
+
+    let applied = applied_checksums(session).await?;
+    let mut newly_applied = Vec::new();
+    for migration in MIGRATIONS {
+        let current = migration.checksum();
+        if let Some((_, checksum)) = applied.iter().find(|(v, _)| *v == migration.version) {
+            if *checksum != current {
+                return Err(StoreError::MigrationChanged {
+                    version: migration.version,
+                    name: migration.name,
+                    applied: checksum.clone(),
+                    current,
+                });
+            }
+            continue;
+        }
+        for statement in migration.statements() {
+            run(session, statement).await?;
+        }
+        session
+            .query_unpaged(
+                "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+                 VALUES (?, ?, ?, toTimestamp(now()))",
+                (migration.version, migration.name, &current),
+            )
+            .await
+            .map_err(|source| StoreError::Execute {
+                what: format!("recording migration {}", migration.version),
+                source: Box::new(source),
+            })?;
+        info!(version = migration.version, name = migration.name, %keyspace, "Migration applied.");
+        newly_applied.push(migration.version);
+    }
+    Ok(newly_applied)
+}
+
+async fn applied_checksums(session: &Session) -> Result<Vec<(i32, String)>, StoreError> {
+    let result = session
+        .query_unpaged("SELECT version, checksum FROM schema_migrations", &[])
+        .await
+        .map_err(|source| StoreError::Execute {
+            what: "reading schema_migrations".to_owned(),
+            source: Box::new(source),
+        })?;
+    let rows_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Rows {
+        what: "schema_migrations",
+        source: e,
+    };
+    let rows = result.into_rows_result().map_err(|e| rows_err(e.into()))?;
+    rows.rows::<(i32, String)>()
+        .map_err(|e| rows_err(e.into()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| rows_err(e.into()))
+}
+
+async fn run(session: &Session, cql: String) -> Result<(), StoreError> {
+    session
+        .query_unpaged(cql.as_str(), &[])
+        .await
+        .map(drop)
+        .map_err(|source| StoreError::Execute {
+            what: format!("running `{}`", first_line(&cql)),
+            source: Box::new(source),
+        })
+}
+
+fn first_line(cql: &str) -> &str {
+    cql.lines().next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_split_and_comments_dropped() {
+        let migration = Migration {
+            version: 9,
+            name: "t",
+            cql: "-- a comment; with a semicolon\nCREATE TABLE a (x int PRIMARY KEY);\n\n-- more\nCREATE TABLE b (y int PRIMARY KEY);\n",
+        };
+        let statements: Vec<String> = migration.statements().collect();
+        assert_eq!(
+            statements,
+            [
+                "CREATE TABLE a (x int PRIMARY KEY)",
+                "CREATE TABLE b (y int PRIMARY KEY)"
+            ]
+        );
+    }
+
+    #[test]
+    fn versions_are_unique_and_increasing() {
+        let versions: Vec<i32> = MIGRATIONS.iter().map(|m| m.version).collect();
+        assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+    }
+}

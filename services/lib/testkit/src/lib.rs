@@ -1,0 +1,111 @@
+//! Support for integration tests against the real Kafka and Cassandra.
+//!
+//! [`TestEnv::new`] makes sure the local stack is running (starting it with
+//! `deploy/local/stack up` if needed, reusing it otherwise) and gives the
+//! test a topic prefix and keyspace of its own, so tests run in parallel
+//! without seeing each other's data.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use scylla::client::session::Session;
+use tokio::sync::OnceCell;
+use vigil_bus::{KafkaArgs, TopicPlan};
+use vigil_store::StoreArgs;
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..")
+}
+
+/// Starts the local stack unless it is already up; once per test process.
+pub async fn ensure_stack() -> anyhow::Result<()> {
+    static STACK: OnceCell<()> = OnceCell::const_new();
+    STACK
+        .get_or_try_init(|| async {
+            let script = repo_root().join("deploy/local/stack");
+            let status = tokio::task::spawn_blocking(move || {
+                Command::new(&script)
+                    .arg("up")
+                    // Tests create their own topics and keyspaces.
+                    .env_remove("VIGIL_STACK_SETUP")
+                    .status()
+                    .with_context(|| format!("running {}", script.display()))
+            })
+            .await??;
+            if !status.success() {
+                bail!("deploy/local/stack up failed ({status}); see its output above");
+            }
+            Ok(())
+        })
+        .await
+        .map(drop)
+}
+
+/// A name no other test (in this or another process) uses: lower-case
+/// letters, digits and underscores, valid as a keyspace and topic prefix.
+pub fn unique_name(tag: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        % 100_000_000;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("t_{tag}_{}_{millis}_{n}", std::process::id())
+}
+
+/// One test's slice of the real stack.
+#[derive(Debug)]
+pub struct TestEnv {
+    pub kafka: KafkaArgs,
+    pub store: StoreArgs,
+    /// A session already using the test's keyspace, with the schema applied.
+    pub session: Arc<Session>,
+}
+
+impl TestEnv {
+    /// Ensures the stack, creates the test's topics and migrates its keyspace.
+    pub async fn new(tag: &str) -> anyhow::Result<Self> {
+        ensure_stack().await?;
+        let name = unique_name(tag);
+        let kafka = KafkaArgs {
+            brokers: "127.0.0.1:9092".to_owned(),
+            topic_prefix: format!("{name}."),
+        };
+        let plan = TopicPlan {
+            detections_partitions: 3,
+            heartbeats_partitions: 1,
+            enriched_partitions: 3,
+            alerts_partitions: 1,
+            dlq_partitions: 1,
+            replication_factor: 1,
+        };
+        kafka
+            .ensure_topics(&plan)
+            .await
+            .context("creating test topics")?;
+        let store = StoreArgs {
+            nodes: "127.0.0.1:9042".to_owned(),
+            keyspace: name,
+            replication_factor: 1,
+            event_ttl: humantime::parse_duration("1day")?,
+        };
+        let session = store.connect().await?;
+        vigil_store::migrate(&session, &store.keyspace, store.replication_factor)
+            .await
+            .context("migrating test keyspace")?;
+        Ok(Self {
+            kafka,
+            store,
+            session: Arc::new(session),
+        })
+    }
+}
+
+/// How long integration tests wait for something that should happen soon.
+pub const PATIENCE: Duration = Duration::from_secs(60);
