@@ -1,8 +1,9 @@
 //! `vigilctl`, the operator's command line: prepares a cluster (topics and
-//! schema) and runs the demo. Each subcommand is a module with its own
+//! schema), manages the registry, and runs the demo. Each subcommand is a module with its own
 //! arguments and a `run`.
 
 pub mod demo;
+pub mod registry;
 pub mod setup;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,8 @@ enum Command {
     Setup(setup::SetupArgs),
     /// Send one detection through Kafka into the database and read it back.
     Demo(demo::DemoArgs),
+    /// Seed, import, export and inspect the registry of zones, teams and cameras.
+    Registry(registry::RegistryArgs),
 }
 
 impl Cli {
@@ -29,6 +32,30 @@ impl Cli {
         match self.command {
             Command::Setup(args) => setup::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Registry(args) => registry::run(args).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_parse() {
+        use clap::Parser;
+        for args in [
+            &["vigilctl", "setup"][..],
+            &["vigilctl", "demo"],
+            &["vigilctl", "registry", "seed"],
+            &["vigilctl", "registry", "show", "--zone", "th"],
+        ] {
+            super::Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }
     }
 }

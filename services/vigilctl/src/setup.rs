@@ -31,7 +31,7 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<()> {
     let applied = vigil_store::migrate(
         &session,
         &args.store.keyspace,
-        args.store.replication_factor,
+        args.store.keyspace_replication,
     )
     .await
     .with_context(|| format!("migrating keyspace {}", args.store.keyspace))?;

@@ -2,6 +2,7 @@
 //! producer and consumer settings that make delivery at-least-once and
 //! idempotent, and idempotent topic creation.
 
+pub mod registry;
 pub mod topics;
 
 pub use topics::{TopicPlan, Topics};
@@ -29,6 +30,16 @@ pub enum BusError {
         topic: String,
         code: RDKafkaErrorCode,
     },
+    /// A record could not be produced.
+    #[error("producing {record}: {source}")]
+    Produce {
+        /// Which record to which topic, e.g. `camera/cam-1 to vigil.registry.v1`.
+        record: String,
+        source: KafkaError,
+    },
+    /// Consuming failed.
+    #[error("consuming {topic}: {source}")]
+    Consume { topic: String, source: KafkaError },
     /// The create-topics request itself failed.
     #[error("creating topics: {0}")]
     Admin(#[source] KafkaError),

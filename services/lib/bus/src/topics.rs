@@ -62,14 +62,14 @@ pub struct TopicPlan {
     pub dlq_partitions: i32,
     /// Replication factor of every topic (3 in production, 1 on one node).
     #[arg(long, env = "VIGIL_TOPIC_REPLICATION", default_value_t = 1)]
-    pub replication_factor: i32,
+    pub topic_replication: i32,
 }
 
 impl TopicPlan {
     /// The create requests for every Vigil topic. The registry topic is
     /// compacted and has one partition so a reader sees changes in order.
     pub(crate) fn new_topics<'a>(&self, topics: &'a Topics) -> Vec<NewTopic<'a>> {
-        let rf = self.replication_factor;
+        let rf = self.topic_replication;
         let topic = |name: &'a str, partitions: i32| {
             NewTopic::new(name, partitions, TopicReplication::Fixed(rf))
         };

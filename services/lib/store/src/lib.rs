@@ -8,9 +8,11 @@
 
 mod events;
 mod migrate;
+mod registry;
 
 pub use events::{EventStore, day_bucket, hour_bucket, month_bucket};
 pub use migrate::{MIGRATIONS, Migration, migrate};
+pub use registry::RegistryStore;
 
 use std::time::Duration;
 
@@ -33,7 +35,7 @@ pub enum StoreError {
     #[error("{what}: {source}")]
     Execute {
         what: String,
-        source: Box<scylla::errors::ExecutionError>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("reading rows of {what}: {source}")]
     Rows {
@@ -80,7 +82,7 @@ pub struct StoreArgs {
         env = "VIGIL_CQL_REPLICATION",
         default_value_t = 1
     )]
-    pub replication_factor: u32,
+    pub keyspace_replication: u32,
     /// How long events are kept (e.g. "90days"); 0s keeps them forever.
     #[arg(long = "event-ttl", env = "VIGIL_EVENT_TTL", default_value = "90days", value_parser = humantime::parse_duration)]
     pub event_ttl: Duration,

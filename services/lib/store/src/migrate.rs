@@ -21,11 +21,18 @@ pub struct Migration {
 }
 
 /// Every migration, in the order they apply.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "events",
-    cql: include_str!("../migrations/0001_events.cql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events",
+        cql: include_str!("../migrations/0001_events.cql"),
+    },
+    Migration {
+        version: 2,
+        name: "registry",
+        cql: include_str!("../migrations/0002_registry.cql"),
+    },
+];
 
 impl Migration {
     fn checksum(&self) -> String {
@@ -83,7 +90,7 @@ pub async fn migrate(
         .await
         .map_err(|source| StoreError::Execute {
             what: format!("using keyspace {keyspace}"),
-            source: Box::new(source.into()),
+            source: Box::new(source),
         })?;
     run(
         session,

@@ -83,7 +83,7 @@ impl TestEnv {
             enriched_partitions: 3,
             alerts_partitions: 1,
             dlq_partitions: 1,
-            replication_factor: 1,
+            topic_replication: 1,
         };
         kafka
             .ensure_topics(&plan)
@@ -92,11 +92,11 @@ impl TestEnv {
         let store = StoreArgs {
             nodes: "127.0.0.1:9042".to_owned(),
             keyspace: name,
-            replication_factor: 1,
+            keyspace_replication: 1,
             event_ttl: humantime::parse_duration("1day")?,
         };
         let session = store.connect().await?;
-        vigil_store::migrate(&session, &store.keyspace, store.replication_factor)
+        vigil_store::migrate(&session, &store.keyspace, store.keyspace_replication)
             .await
             .context("migrating test keyspace")?;
         Ok(Self {

@@ -1,0 +1,103 @@
+//! What every Vigil service binary starts with: structured logging, a
+//! cancellation token fired by SIGTERM or Ctrl-C, and the Prometheus
+//! recorder whose rendering the service serves on `/metrics`.
+
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+use tracing_subscriber::EnvFilter;
+
+/// Logging options shared by every service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log filter, e.g. `info` or `vigil_edge=debug,rdkafka=warn`.
+    #[arg(long = "log", env = "VIGIL_LOG", default_value = "info")]
+    pub filter: String,
+    /// Log as JSON lines (for log shippers) instead of text.
+    #[arg(long = "log-json", env = "VIGIL_LOG_JSON")]
+    pub json: bool,
+}
+
+impl LogArgs {
+    /// Installs the global subscriber; logs go to standard error.
+    pub fn init(&self) {
+        let filter = EnvFilter::try_new(&self.filter).unwrap_or_else(|error| {
+            eprintln!(
+                "invalid --log filter {:?} ({error}); using info",
+                self.filter
+            );
+            EnvFilter::new("info")
+        });
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        if self.json {
+            builder.json().flatten_event(true).init();
+        } else {
+            builder.init();
+        }
+    }
+}
+
+/// A token cancelled on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => info!(signal = "SIGINT", "Shutting down."),
+            () = terminate => info!(signal = "SIGTERM", "Shutting down."),
+        }
+        trigger.cancel();
+    });
+    token
+}
+
+/// Latency buckets in seconds, from 100 µs to 30 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+/// Installs the process-wide Prometheus recorder (once; later calls return
+/// the same handle). Histograms whose names end in `_seconds` get latency
+/// buckets. Render the handle on `/metrics`.
+pub fn metrics_recorder() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+                .expect("bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed, e.g. two services
+            // in one test process: they then share that one.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// How long a service may take to drain after the shutdown signal; shorter
+/// than Kubernetes' default 30 s termination grace period.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShutdownArgs {
+    /// Time allowed to drain in-flight work after SIGTERM.
+    #[arg(long = "shutdown-grace", env = "VIGIL_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+}

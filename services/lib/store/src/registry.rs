@@ -1,0 +1,333 @@
+//! Registry tables: the whole registry is read at once (it is small — tens
+//! of thousands of rows) and written one record at a time.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::TryStreamExt;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::{DeserializeRow, DeserializeValue, SerializeRow, SerializeValue};
+use vigil_domain::{Camera, ConversionError, Registry, RegistryEntity, Team, WatchlistEntry, Zone};
+use vigil_proto::v1 as pb;
+
+use crate::StoreError;
+
+#[derive(Debug, DeserializeRow, SerializeRow)]
+struct ZoneRow {
+    zone_id: String,
+    kind: i32,
+    name: String,
+    parent_id: Option<String>,
+    path: Option<Vec<String>>,
+    police_unit: Option<String>,
+}
+
+#[derive(Debug, DeserializeValue, SerializeValue)]
+struct TeamMember {
+    member_id: String,
+    name: String,
+    role: i32,
+    phone: Option<String>,
+}
+
+#[derive(Debug, DeserializeRow, SerializeRow)]
+struct TeamRow {
+    team_id: String,
+    zone_id: String,
+    name: String,
+    members: Option<Vec<TeamMember>>,
+    on_duty_member_id: Option<String>,
+}
+
+#[derive(Debug, DeserializeRow, SerializeRow)]
+struct CameraRow {
+    camera_id: String,
+    zone_id: String,
+    site_id: Option<String>,
+    latitude: f64,
+    longitude: f64,
+    kind: i32,
+    owner: i32,
+    installed_on: NaiveDate,
+}
+
+#[derive(Debug, DeserializeRow, SerializeRow)]
+struct WatchlistRow {
+    entry_id: String,
+    plate_normalized: String,
+    reason: String,
+    priority: i32,
+    expires_at: Option<DateTime<Utc>>,
+    owner_zone_id: String,
+    created_by: Option<String>,
+}
+
+impl From<Zone> for ZoneRow {
+    fn from(zone: Zone) -> Self {
+        Self {
+            zone_id: zone.id,
+            kind: zone.kind.into(),
+            name: zone.name,
+            parent_id: zone.parent_id,
+            path: Some(zone.path),
+            police_unit: zone.police_unit,
+        }
+    }
+}
+
+impl TryFrom<ZoneRow> for Zone {
+    type Error = ConversionError;
+    fn try_from(row: ZoneRow) -> Result<Self, Self::Error> {
+        pb::Zone {
+            id: row.zone_id,
+            kind: row.kind,
+            name: row.name,
+            parent_id: row.parent_id.unwrap_or_default(),
+            path: row.path.unwrap_or_default(),
+            police_unit: row.police_unit.unwrap_or_default(),
+        }
+        .try_into()
+    }
+}
+
+impl From<Team> for TeamRow {
+    fn from(team: Team) -> Self {
+        let members = team
+            .members
+            .into_iter()
+            .map(|m| TeamMember {
+                member_id: m.id,
+                name: m.name,
+                role: m.role.into(),
+                phone: Some(m.phone),
+            })
+            .collect();
+        Self {
+            team_id: team.id,
+            zone_id: team.zone_id,
+            name: team.name,
+            members: Some(members),
+            on_duty_member_id: team.on_duty_member_id,
+        }
+    }
+}
+
+impl TryFrom<TeamRow> for Team {
+    type Error = ConversionError;
+    fn try_from(row: TeamRow) -> Result<Self, Self::Error> {
+        let members = row
+            .members
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| pb::Member {
+                id: m.member_id,
+                name: m.name,
+                role: m.role,
+                phone: m.phone.unwrap_or_default(),
+            })
+            .collect();
+        pb::Team {
+            id: row.team_id,
+            zone_id: row.zone_id,
+            name: row.name,
+            members,
+            on_duty_member_id: row.on_duty_member_id.unwrap_or_default(),
+        }
+        .try_into()
+    }
+}
+
+impl From<Camera> for CameraRow {
+    fn from(camera: Camera) -> Self {
+        Self {
+            camera_id: camera.id,
+            zone_id: camera.zone_id,
+            site_id: camera.site_id,
+            latitude: camera.position.latitude,
+            longitude: camera.position.longitude,
+            kind: camera.kind.into(),
+            owner: camera.owner.into(),
+            installed_on: camera.installed_on,
+        }
+    }
+}
+
+impl TryFrom<CameraRow> for Camera {
+    type Error = ConversionError;
+    fn try_from(row: CameraRow) -> Result<Self, Self::Error> {
+        pb::Camera {
+            id: row.camera_id,
+            zone_id: row.zone_id,
+            site_id: row.site_id.unwrap_or_default(),
+            latitude: row.latitude,
+            longitude: row.longitude,
+            kind: row.kind,
+            owner: row.owner,
+            installed_on: row.installed_on.format("%Y-%m-%d").to_string(),
+        }
+        .try_into()
+    }
+}
+
+impl From<WatchlistEntry> for WatchlistRow {
+    fn from(entry: WatchlistEntry) -> Self {
+        Self {
+            entry_id: entry.id,
+            plate_normalized: entry.plate.as_str().to_owned(),
+            reason: entry.reason,
+            priority: entry.priority.into(),
+            expires_at: entry.expires_at,
+            owner_zone_id: entry.owner_zone_id,
+            created_by: entry.created_by,
+        }
+    }
+}
+
+impl TryFrom<WatchlistRow> for WatchlistEntry {
+    type Error = ConversionError;
+    fn try_from(row: WatchlistRow) -> Result<Self, Self::Error> {
+        pb::WatchlistEntry {
+            id: row.entry_id,
+            plate_normalized: row.plate_normalized,
+            reason: row.reason,
+            priority: u32::try_from(row.priority).unwrap_or(0),
+            expires_at: row.expires_at.map(|at| prost_types::Timestamp {
+                seconds: at.timestamp(),
+                nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+            }),
+            owner_zone_id: row.owner_zone_id,
+            created_by: row.created_by.unwrap_or_default(),
+        }
+        .try_into()
+    }
+}
+
+/// Prepared statements over the registry tables.
+#[derive(Debug, Clone)]
+pub struct RegistryStore {
+    session: Arc<Session>,
+    upsert_zone: PreparedStatement,
+    upsert_team: PreparedStatement,
+    upsert_camera: PreparedStatement,
+    upsert_watchlist: PreparedStatement,
+}
+
+const ZONE_COLUMNS: &str = "zone_id, kind, name, parent_id, path, police_unit";
+const TEAM_COLUMNS: &str = "team_id, zone_id, name, members, on_duty_member_id";
+const CAMERA_COLUMNS: &str =
+    "camera_id, zone_id, site_id, latitude, longitude, kind, owner, installed_on";
+const WATCHLIST_COLUMNS: &str =
+    "entry_id, plate_normalized, reason, priority, expires_at, owner_zone_id, created_by";
+
+impl RegistryStore {
+    /// Prepares the statements; `session` must use the migrated keyspace.
+    pub async fn prepare(session: Arc<Session>) -> Result<Self, StoreError> {
+        let upsert = |table: &'static str, columns: &'static str| {
+            let session = Arc::clone(&session);
+            async move {
+                let markers = vec!["?"; columns.split(',').count()].join(", ");
+                let mut statement = session
+                    .prepare(format!(
+                        "INSERT INTO {table} ({columns}) VALUES ({markers})"
+                    ))
+                    .await
+                    .map_err(|source| StoreError::Prepare {
+                        what: table,
+                        source: Box::new(source),
+                    })?;
+                statement.set_is_idempotent(true);
+                Ok::<_, StoreError>(statement)
+            }
+        };
+        Ok(Self {
+            upsert_zone: upsert("zones", ZONE_COLUMNS).await?,
+            upsert_team: upsert("teams", TEAM_COLUMNS).await?,
+            upsert_camera: upsert("cameras", CAMERA_COLUMNS).await?,
+            upsert_watchlist: upsert("watchlist", WATCHLIST_COLUMNS).await?,
+            session,
+        })
+    }
+
+    /// Reads the whole registry.
+    pub async fn load(&self) -> Result<Registry, StoreError> {
+        let mut registry = Registry::default();
+        for zone in self.scan::<ZoneRow, Zone>("zones", ZONE_COLUMNS).await? {
+            registry.upsert(RegistryEntity::Zone(zone));
+        }
+        for team in self.scan::<TeamRow, Team>("teams", TEAM_COLUMNS).await? {
+            registry.upsert(RegistryEntity::Team(team));
+        }
+        for camera in self
+            .scan::<CameraRow, Camera>("cameras", CAMERA_COLUMNS)
+            .await?
+        {
+            registry.upsert(RegistryEntity::Camera(camera));
+        }
+        for entry in self
+            .scan::<WatchlistRow, WatchlistEntry>("watchlist", WATCHLIST_COLUMNS)
+            .await?
+        {
+            registry.upsert(RegistryEntity::Watchlist(entry));
+        }
+        Ok(registry)
+    }
+
+    /// Inserts or replaces one record.
+    pub async fn upsert(&self, entity: &RegistryEntity) -> Result<(), StoreError> {
+        let result = match entity.clone() {
+            RegistryEntity::Zone(z) => {
+                self.session
+                    .execute_unpaged(&self.upsert_zone, ZoneRow::from(z))
+                    .await
+            }
+            RegistryEntity::Team(t) => {
+                self.session
+                    .execute_unpaged(&self.upsert_team, TeamRow::from(t))
+                    .await
+            }
+            RegistryEntity::Camera(c) => {
+                self.session
+                    .execute_unpaged(&self.upsert_camera, CameraRow::from(c))
+                    .await
+            }
+            RegistryEntity::Watchlist(w) => {
+                self.session
+                    .execute_unpaged(&self.upsert_watchlist, WatchlistRow::from(w))
+                    .await
+            }
+        };
+        result.map(drop).map_err(|source| StoreError::Execute {
+            what: format!("writing {}", entity.key()),
+            source: Box::new(source),
+        })
+    }
+
+    async fn scan<Row, T>(&self, table: &'static str, columns: &str) -> Result<Vec<T>, StoreError>
+    where
+        Row: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
+        T: TryFrom<Row, Error = ConversionError>,
+    {
+        let rows_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Rows {
+            what: table,
+            source: e,
+        };
+        let pager = self
+            .session
+            .query_iter(format!("SELECT {columns} FROM {table}"), &[])
+            .await
+            .map_err(|source| StoreError::Execute {
+                what: format!("reading {table}"),
+                source: Box::new(source),
+            })?;
+        let rows: Vec<Row> = pager
+            .rows_stream::<Row>()
+            .map_err(|e| rows_err(e.into()))?
+            .try_collect()
+            .await
+            .map_err(|e| rows_err(e.into()))?;
+        rows.into_iter()
+            .map(|row| T::try_from(row).map_err(|e| rows_err(e.into())))
+            .collect()
+    }
+}

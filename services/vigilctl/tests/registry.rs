@@ -1,0 +1,158 @@
+//! The registry against the real stack, driven through the `vigilctl`
+//! binary as an operator would.
+
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use anyhow::{Context, ensure};
+use tokio_util::sync::CancellationToken;
+use vigil_store::RegistryStore;
+use vigil_testkit::{PATIENCE, TestEnv};
+
+const CAMERAS: usize = 2_000;
+
+/// Runs `vigilctl registry <args>` against the test's topics and keyspace.
+fn vigilctl(env: &TestEnv, args: &[&str]) -> anyhow::Result<Output> {
+    let output = Command::new(env!("CARGO_BIN_EXE_vigilctl"))
+        .arg("registry")
+        .args([
+            "--topic-prefix",
+            &env.kafka.topic_prefix,
+            "--keyspace",
+            &env.store.keyspace,
+        ])
+        .args(args)
+        .output()
+        .context("running vigilctl")?;
+    Ok(output)
+}
+
+fn succeed(output: Output) -> anyhow::Result<String> {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    ensure!(
+        output.status.success(),
+        "vigilctl failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(stdout)
+}
+
+async fn seeded(tag: &str) -> anyhow::Result<(TestEnv, RegistryStore)> {
+    let env = TestEnv::new(tag).await?;
+    succeed(vigilctl(
+        &env,
+        &["seed", "--cameras", &CAMERAS.to_string(), "--seed", "5"],
+    )?)?;
+    let store = RegistryStore::prepare(env.session.clone()).await?;
+    Ok((env, store))
+}
+
+#[tokio::test]
+async fn seeding_creates_the_province_exactly_once() -> anyhow::Result<()> {
+    let (env, store) = seeded("seed").await?;
+    let counts = store.load().await?.counts();
+    assert_eq!(
+        (
+            counts.provinces,
+            counts.communes,
+            counts.villages,
+            counts.teams,
+            counts.members,
+            counts.cameras
+        ),
+        (1, 166, 4_351, 4_351, 13_053, CAMERAS)
+    );
+
+    let again = succeed(vigilctl(
+        &env,
+        &["seed", "--cameras", &CAMERAS.to_string(), "--seed", "5"],
+    )?)?;
+    assert!(again.contains(" 0 records written"), "{again}");
+    assert_eq!(store.load().await?.counts(), counts);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_moved_camera_reaches_registry_followers() -> anyhow::Result<()> {
+    let (env, store) = seeded("follow").await?;
+    let shutdown = CancellationToken::new();
+    let (registry, follower) = vigil_bus::registry::follow(&env.kafka, shutdown.clone()).await?;
+    let before = registry
+        .read()
+        .unwrap()
+        .camera("cam-000001")
+        .cloned()
+        .context("seeded camera")?;
+    let stored = store.load().await?.counts();
+    assert_eq!(registry.read().unwrap().counts(), stored);
+
+    let target_village = store
+        .load()
+        .await?
+        .zones()
+        .find(|z| {
+            z.id.ends_with(".v002") && z.id != before.zone_id && !before.zone_id.starts_with(&z.id)
+        })
+        .map(|z| z.id.clone())
+        .context("another village")?;
+    let csv = tempfile(&format!(
+        "camera_id,zone_id,site_id,latitude,longitude,kind,owner,installed_on\n\
+         cam-000001,{target_village},site-moved,19.9,105.6,ptz,commune,2023-04-05\n"
+    ))?;
+    succeed(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
+
+    let started = Instant::now();
+    loop {
+        let zone = registry
+            .read()
+            .unwrap()
+            .camera("cam-000001")
+            .map(|c| c.zone_id.clone());
+        if zone.as_deref() == Some(target_village.as_str()) {
+            break;
+        }
+        ensure!(
+            started.elapsed() < PATIENCE,
+            "the move never reached the follower (zone {zone:?})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    follower.await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_import_with_one_bad_row_changes_nothing() -> anyhow::Result<()> {
+    let (env, store) = seeded("import").await?;
+    let before = store.load().await?;
+    let village = before.cameras().next().context("a camera")?.zone_id.clone();
+    let csv = tempfile(&format!(
+        "camera_id,zone_id,site_id,latitude,longitude,kind,owner,installed_on\n\
+         cam-new-1,{village},site-x,19.9,105.6,fixed,police,2024-01-02\n\
+         cam-new-2,{village},site-x,19.9,105.6,banana,police,2024-01-02\n\
+         cam-new-3,{village},site-x,19.9,105.6,ptz,household,2024-01-02\n"
+    ))?;
+
+    let output = vigilctl(&env, &["import", csv.to_str().unwrap()])?;
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let path = csv.display().to_string();
+    assert!(
+        stderr.contains(&format!("{path}: line 3: field kind")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
+    assert_eq!(store.load().await?, before);
+    Ok(())
+}
+
+/// Writes `contents` to a fresh .csv file under the target directory.
+fn tempfile(contents: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(vigil_testkit::unique_name("csv"));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("cameras.csv");
+    std::fs::write(&path, contents)?;
+    Ok(path)
+}
