@@ -2,7 +2,6 @@
 //! produced to Kafka, consumed in a consumer group, written to the query
 //! tables, read back. Later stages (enrichment) will join this path.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
@@ -31,17 +30,15 @@ pub struct RoundTrip {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let session = args.store.connect().await?;
-    session
-        .use_keyspace(&args.store.keyspace, false)
+    let keyspace = args.store.keyspace().await?;
+    let store = EventStore::prepare(&keyspace, args.store.event_ttl)
         .await
         .with_context(|| {
             format!(
-                "using keyspace {} (run `vigilctl setup` first)",
+                "preparing keyspace {} (run `vigilctl setup` first)",
                 args.store.keyspace
             )
         })?;
-    let store = EventStore::prepare(Arc::new(session), args.store.event_ttl).await?;
     let trip = round_trip(&args.kafka, &store, sample_detection()).await?;
     let sent = &trip.sent;
     let plate = sent.plate.as_ref().map_or("", |p| p.text.as_str());

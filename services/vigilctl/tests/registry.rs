@@ -43,7 +43,7 @@ async fn seeded(tag: &str) -> anyhow::Result<(TestEnv, RegistryStore)> {
         &env,
         &["seed", "--cameras", &CAMERAS.to_string(), "--seed", "5"],
     )?)?;
-    let store = RegistryStore::prepare(env.session.clone()).await?;
+    let store = RegistryStore::prepare(&env.keyspace).await?;
     Ok((env, store))
 }
 

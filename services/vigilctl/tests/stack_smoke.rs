@@ -8,7 +8,7 @@ use vigilctl::demo::{round_trip, sample_detection};
 #[tokio::test]
 async fn detection_round_trips_through_kafka_and_cassandra() -> anyhow::Result<()> {
     let env = TestEnv::new("smoke").await?;
-    let store = EventStore::prepare(env.session.clone(), env.store.event_ttl).await?;
+    let store = EventStore::prepare(&env.keyspace, env.store.event_ttl).await?;
     let sent = sample_detection();
 
     let trip = round_trip(&env.kafka, &store, sent.clone()).await?;

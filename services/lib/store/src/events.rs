@@ -12,7 +12,7 @@ use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 use vigil_proto::v1::EnrichedDetection;
 
-use crate::StoreError;
+use crate::{Keyspace, StoreError};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -56,7 +56,8 @@ struct EventKeys<'a> {
     commune_id: &'a str,
     village_id: &'a str,
     kind: i32,
-    plate_normalized: Option<&'a str>,
+    /// Empty when the event has no plate (a null would write a tombstone).
+    plate_normalized: &'a str,
 }
 
 impl<'a> EventKeys<'a> {
@@ -89,8 +90,7 @@ impl<'a> EventKeys<'a> {
         let plate_normalized = detection
             .plate
             .as_ref()
-            .map(|p| p.normalized.as_str())
-            .filter(|p| !p.is_empty());
+            .map_or("", |p| p.normalized.as_str());
         Ok(Self {
             event_id,
             captured_at: CqlTimestamp(captured_at_ms),
@@ -105,12 +105,14 @@ impl<'a> EventKeys<'a> {
 }
 
 impl EventStore {
-    /// Prepares the statements. `session` must already use the keyspace
-    /// (see [`crate::migrate`]); `ttl` of zero keeps events forever.
-    pub async fn prepare(session: Arc<Session>, ttl: Duration) -> Result<Self, StoreError> {
+    /// Prepares the statements against the migrated `keyspace`; `ttl` of
+    /// zero keeps events forever.
+    pub async fn prepare(keyspace: &Keyspace, ttl: Duration) -> Result<Self, StoreError> {
         let ttl_seconds = i32::try_from(ttl.as_secs()).unwrap_or(i32::MAX);
+        let session = Arc::clone(keyspace.session());
         let prepare = |what: &'static str, cql: &'static str| {
             let session = Arc::clone(&session);
+            let cql = cql.replace("${keyspace}", keyspace.name());
             async move {
                 let mut statement =
                     session
@@ -129,33 +131,33 @@ impl EventStore {
         Ok(Self {
             insert_by_id: prepare(
                 "insert into events_by_id",
-                "INSERT INTO events_by_id (event_id, camera_id, commune_id, captured_at, payload) \
+                "INSERT INTO ${keyspace}.events_by_id (event_id, camera_id, commune_id, captured_at, payload) \
                  VALUES (?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
             insert_by_commune_hour: prepare(
                 "insert into events_by_commune_hour",
-                "INSERT INTO events_by_commune_hour (commune_id, hour, captured_at, event_id, \
+                "INSERT INTO ${keyspace}.events_by_commune_hour (commune_id, hour, captured_at, event_id, \
                  village_id, camera_id, kind, plate_normalized, payload) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
             insert_by_camera_day: prepare(
                 "insert into events_by_camera_day",
-                "INSERT INTO events_by_camera_day (camera_id, day, captured_at, event_id, kind, \
+                "INSERT INTO ${keyspace}.events_by_camera_day (camera_id, day, captured_at, event_id, kind, \
                  plate_normalized, payload) VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
             insert_by_plate_month: prepare(
                 "insert into events_by_plate_month",
-                "INSERT INTO events_by_plate_month (plate_normalized, month, captured_at, \
+                "INSERT INTO ${keyspace}.events_by_plate_month (plate_normalized, month, captured_at, \
                  event_id, camera_id, commune_id, village_id, payload) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
             select_by_id: prepare(
                 "select from events_by_id",
-                "SELECT payload FROM events_by_id WHERE event_id = ?",
+                "SELECT payload FROM ${keyspace}.events_by_id WHERE event_id = ?",
             )
             .await?,
             session,
@@ -216,9 +218,10 @@ impl EventStore {
             ),
         );
         let by_plate = async {
-            let Some(plate) = keys.plate_normalized else {
+            let plate = keys.plate_normalized;
+            if plate.is_empty() {
                 return Ok(());
-            };
+            }
             self.execute(
                 "events_by_plate_month",
                 &keys,

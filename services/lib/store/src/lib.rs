@@ -14,6 +14,7 @@ pub use events::{EventStore, day_bucket, hour_bucket, month_bucket};
 pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use registry::RegistryStore;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use scylla::client::session::Session;
@@ -88,9 +89,48 @@ pub struct StoreArgs {
     pub event_ttl: Duration,
 }
 
+/// A session and the keyspace Vigil's tables live in. Statements name their
+/// tables fully qualified (`keyspace.table`) rather than relying on `USE`,
+/// which is ambiguous with prepared statements.
+#[derive(Debug, Clone)]
+pub struct Keyspace {
+    session: Arc<Session>,
+    name: String,
+}
+
+impl Keyspace {
+    pub fn new(session: Arc<Session>, name: impl Into<String>) -> Self {
+        Self {
+            session,
+            name: name.into(),
+        }
+    }
+
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `keyspace.table`.
+    pub(crate) fn table(&self, table: &str) -> String {
+        format!("{}.{table}", self.name)
+    }
+}
+
 impl StoreArgs {
-    /// Opens a session to the cluster, not yet bound to the keyspace (it may
-    /// not exist before [`migrate`] runs).
+    /// Connects and pairs the session with the configured keyspace (which
+    /// `vigilctl setup` creates).
+    pub async fn keyspace(&self) -> Result<Keyspace, StoreError> {
+        Ok(Keyspace::new(
+            Arc::new(self.connect().await?),
+            &self.keyspace,
+        ))
+    }
+
+    /// Opens a session to the cluster.
     pub async fn connect(&self) -> Result<Session, StoreError> {
         let nodes: Vec<&str> = self.nodes.split(',').map(str::trim).collect();
         SessionBuilder::new()

@@ -39,8 +39,9 @@ impl Migration {
         hex_digest(self.cql.as_bytes())
     }
 
-    /// The statements of the file, without comments.
-    fn statements(&self) -> impl Iterator<Item = String> + '_ {
+    /// The statements of the file, without comments, with `${keyspace}`
+    /// replaced by `keyspace`.
+    fn statements<'a>(&'a self, keyspace: &'a str) -> impl Iterator<Item = String> + 'a {
         let without_comments: String = self
             .cql
             .lines()
@@ -51,7 +52,7 @@ impl Migration {
             .split(';')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(str::to_owned)
+            .map(|statement| statement.replace("${keyspace}", keyspace))
             .collect::<Vec<_>>()
             .into_iter()
     }
@@ -64,8 +65,8 @@ fn hex_digest(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Creates `keyspace` if needed, applies the migrations it lacks, and leaves
-/// `session` using it. Returns the versions applied by this call.
+/// Creates `keyspace` if needed and applies the migrations it lacks.
+/// Returns the versions applied by this call.
 pub async fn migrate(
     session: &Session,
     keyspace: &str,
@@ -85,22 +86,16 @@ pub async fn migrate(
         ),
     )
     .await?;
-    session
-        .use_keyspace(keyspace, false)
-        .await
-        .map_err(|source| StoreError::Execute {
-            what: format!("using keyspace {keyspace}"),
-            source: Box::new(source),
-        })?;
     run(
         session,
-        "CREATE TABLE IF NOT EXISTS schema_migrations (\
-         version int PRIMARY KEY, name text, checksum text, applied_at timestamp)"
-            .to_owned(),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.schema_migrations (\
+             version int PRIMARY KEY, name text, checksum text, applied_at timestamp)"
+        ),
     )
     .await?;
 
-    let applied = applied_checksums(session).await?;
+    let applied = applied_checksums(session, keyspace).await?;
     let mut newly_applied = Vec::new();
     for migration in MIGRATIONS {
         let current = migration.checksum();
@@ -115,13 +110,15 @@ pub async fn migrate(
             }
             continue;
         }
-        for statement in migration.statements() {
+        for statement in migration.statements(keyspace) {
             run(session, statement).await?;
         }
         session
             .query_unpaged(
-                "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
-                 VALUES (?, ?, ?, toTimestamp(now()))",
+                format!(
+                    "INSERT INTO {keyspace}.schema_migrations (version, name, checksum, applied_at) \
+                     VALUES (?, ?, ?, toTimestamp(now()))"
+                ),
                 (migration.version, migration.name, &current),
             )
             .await
@@ -135,9 +132,15 @@ pub async fn migrate(
     Ok(newly_applied)
 }
 
-async fn applied_checksums(session: &Session) -> Result<Vec<(i32, String)>, StoreError> {
+async fn applied_checksums(
+    session: &Session,
+    keyspace: &str,
+) -> Result<Vec<(i32, String)>, StoreError> {
     let result = session
-        .query_unpaged("SELECT version, checksum FROM schema_migrations", &[])
+        .query_unpaged(
+            format!("SELECT version, checksum FROM {keyspace}.schema_migrations"),
+            &[],
+        )
         .await
         .map_err(|source| StoreError::Execute {
             what: "reading schema_migrations".to_owned(),
@@ -178,14 +181,14 @@ mod tests {
         let migration = Migration {
             version: 9,
             name: "t",
-            cql: "-- a comment; with a semicolon\nCREATE TABLE a (x int PRIMARY KEY);\n\n-- more\nCREATE TABLE b (y int PRIMARY KEY);\n",
+            cql: "-- a comment; with a semicolon\nCREATE TABLE ${keyspace}.a (x int PRIMARY KEY);\n\n-- more\nCREATE TABLE ${keyspace}.b (y int PRIMARY KEY);\n",
         };
-        let statements: Vec<String> = migration.statements().collect();
+        let statements: Vec<String> = migration.statements("ks").collect();
         assert_eq!(
             statements,
             [
-                "CREATE TABLE a (x int PRIMARY KEY)",
-                "CREATE TABLE b (y int PRIMARY KEY)"
+                "CREATE TABLE ks.a (x int PRIMARY KEY)",
+                "CREATE TABLE ks.b (y int PRIMARY KEY)"
             ]
         );
     }

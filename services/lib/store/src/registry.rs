@@ -1,5 +1,8 @@
 //! Registry tables: the whole registry is read at once (it is small — tens
 //! of thousands of rows) and written one record at a time.
+//!
+//! Optional text is stored as the empty string, never as null: binding a
+//! null in an INSERT writes a tombstone, and tombstones slow every read.
 
 use std::sync::Arc;
 
@@ -11,16 +14,16 @@ use scylla::{DeserializeRow, DeserializeValue, SerializeRow, SerializeValue};
 use vigil_domain::{Camera, ConversionError, Registry, RegistryEntity, Team, WatchlistEntry, Zone};
 use vigil_proto::v1 as pb;
 
-use crate::StoreError;
+use crate::{Keyspace, StoreError};
 
 #[derive(Debug, DeserializeRow, SerializeRow)]
 struct ZoneRow {
     zone_id: String,
     kind: i32,
     name: String,
-    parent_id: Option<String>,
+    parent_id: String,
     path: Option<Vec<String>>,
-    police_unit: Option<String>,
+    police_unit: String,
 }
 
 #[derive(Debug, DeserializeValue, SerializeValue)]
@@ -28,7 +31,7 @@ struct TeamMember {
     member_id: String,
     name: String,
     role: i32,
-    phone: Option<String>,
+    phone: String,
 }
 
 #[derive(Debug, DeserializeRow, SerializeRow)]
@@ -37,14 +40,14 @@ struct TeamRow {
     zone_id: String,
     name: String,
     members: Option<Vec<TeamMember>>,
-    on_duty_member_id: Option<String>,
+    on_duty_member_id: String,
 }
 
 #[derive(Debug, DeserializeRow, SerializeRow)]
 struct CameraRow {
     camera_id: String,
     zone_id: String,
-    site_id: Option<String>,
+    site_id: String,
     latitude: f64,
     longitude: f64,
     kind: i32,
@@ -60,7 +63,7 @@ struct WatchlistRow {
     priority: i32,
     expires_at: Option<DateTime<Utc>>,
     owner_zone_id: String,
-    created_by: Option<String>,
+    created_by: String,
 }
 
 impl From<Zone> for ZoneRow {
@@ -69,9 +72,9 @@ impl From<Zone> for ZoneRow {
             zone_id: zone.id,
             kind: zone.kind.into(),
             name: zone.name,
-            parent_id: zone.parent_id,
+            parent_id: zone.parent_id.unwrap_or_default(),
             path: Some(zone.path),
-            police_unit: zone.police_unit,
+            police_unit: zone.police_unit.unwrap_or_default(),
         }
     }
 }
@@ -83,9 +86,9 @@ impl TryFrom<ZoneRow> for Zone {
             id: row.zone_id,
             kind: row.kind,
             name: row.name,
-            parent_id: row.parent_id.unwrap_or_default(),
+            parent_id: row.parent_id,
             path: row.path.unwrap_or_default(),
-            police_unit: row.police_unit.unwrap_or_default(),
+            police_unit: row.police_unit,
         }
         .try_into()
     }
@@ -100,7 +103,7 @@ impl From<Team> for TeamRow {
                 member_id: m.id,
                 name: m.name,
                 role: m.role.into(),
-                phone: Some(m.phone),
+                phone: m.phone,
             })
             .collect();
         Self {
@@ -108,7 +111,7 @@ impl From<Team> for TeamRow {
             zone_id: team.zone_id,
             name: team.name,
             members: Some(members),
-            on_duty_member_id: team.on_duty_member_id,
+            on_duty_member_id: team.on_duty_member_id.unwrap_or_default(),
         }
     }
 }
@@ -124,7 +127,7 @@ impl TryFrom<TeamRow> for Team {
                 id: m.member_id,
                 name: m.name,
                 role: m.role,
-                phone: m.phone.unwrap_or_default(),
+                phone: m.phone,
             })
             .collect();
         pb::Team {
@@ -132,7 +135,7 @@ impl TryFrom<TeamRow> for Team {
             zone_id: row.zone_id,
             name: row.name,
             members,
-            on_duty_member_id: row.on_duty_member_id.unwrap_or_default(),
+            on_duty_member_id: row.on_duty_member_id,
         }
         .try_into()
     }
@@ -143,7 +146,7 @@ impl From<Camera> for CameraRow {
         Self {
             camera_id: camera.id,
             zone_id: camera.zone_id,
-            site_id: camera.site_id,
+            site_id: camera.site_id.unwrap_or_default(),
             latitude: camera.position.latitude,
             longitude: camera.position.longitude,
             kind: camera.kind.into(),
@@ -159,7 +162,7 @@ impl TryFrom<CameraRow> for Camera {
         pb::Camera {
             id: row.camera_id,
             zone_id: row.zone_id,
-            site_id: row.site_id.unwrap_or_default(),
+            site_id: row.site_id,
             latitude: row.latitude,
             longitude: row.longitude,
             kind: row.kind,
@@ -179,7 +182,7 @@ impl From<WatchlistEntry> for WatchlistRow {
             priority: entry.priority.into(),
             expires_at: entry.expires_at,
             owner_zone_id: entry.owner_zone_id,
-            created_by: entry.created_by,
+            created_by: entry.created_by.unwrap_or_default(),
         }
     }
 }
@@ -197,7 +200,7 @@ impl TryFrom<WatchlistRow> for WatchlistEntry {
                 nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
             }),
             owner_zone_id: row.owner_zone_id,
-            created_by: row.created_by.unwrap_or_default(),
+            created_by: row.created_by,
         }
         .try_into()
     }
@@ -207,6 +210,7 @@ impl TryFrom<WatchlistRow> for WatchlistEntry {
 #[derive(Debug, Clone)]
 pub struct RegistryStore {
     session: Arc<Session>,
+    keyspace: String,
     upsert_zone: PreparedStatement,
     upsert_team: PreparedStatement,
     upsert_camera: PreparedStatement,
@@ -221,15 +225,17 @@ const WATCHLIST_COLUMNS: &str =
     "entry_id, plate_normalized, reason, priority, expires_at, owner_zone_id, created_by";
 
 impl RegistryStore {
-    /// Prepares the statements; `session` must use the migrated keyspace.
-    pub async fn prepare(session: Arc<Session>) -> Result<Self, StoreError> {
+    /// Prepares the statements against the migrated `keyspace`.
+    pub async fn prepare(keyspace: &Keyspace) -> Result<Self, StoreError> {
+        let session = Arc::clone(keyspace.session());
         let upsert = |table: &'static str, columns: &'static str| {
             let session = Arc::clone(&session);
+            let qualified = keyspace.table(table);
             async move {
                 let markers = vec!["?"; columns.split(',').count()].join(", ");
                 let mut statement = session
                     .prepare(format!(
-                        "INSERT INTO {table} ({columns}) VALUES ({markers})"
+                        "INSERT INTO {qualified} ({columns}) VALUES ({markers})"
                     ))
                     .await
                     .map_err(|source| StoreError::Prepare {
@@ -245,6 +251,7 @@ impl RegistryStore {
             upsert_team: upsert("teams", TEAM_COLUMNS).await?,
             upsert_camera: upsert("cameras", CAMERA_COLUMNS).await?,
             upsert_watchlist: upsert("watchlist", WATCHLIST_COLUMNS).await?,
+            keyspace: keyspace.name().to_owned(),
             session,
         })
     }
@@ -314,7 +321,10 @@ impl RegistryStore {
         };
         let pager = self
             .session
-            .query_iter(format!("SELECT {columns} FROM {table}"), &[])
+            .query_iter(
+                format!("SELECT {columns} FROM {}.{table}", self.keyspace),
+                &[],
+            )
             .await
             .map_err(|source| StoreError::Execute {
                 what: format!("reading {table}"),

@@ -12,10 +12,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use scylla::client::session::Session;
 use tokio::sync::OnceCell;
 use vigil_bus::{KafkaArgs, TopicPlan};
-use vigil_store::StoreArgs;
+use vigil_store::{Keyspace, StoreArgs};
 
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
@@ -64,8 +63,8 @@ pub fn unique_name(tag: &str) -> String {
 pub struct TestEnv {
     pub kafka: KafkaArgs,
     pub store: StoreArgs,
-    /// A session already using the test's keyspace, with the schema applied.
-    pub session: Arc<Session>,
+    /// The test's keyspace, with the schema applied.
+    pub keyspace: Keyspace,
 }
 
 impl TestEnv {
@@ -101,8 +100,8 @@ impl TestEnv {
             .context("migrating test keyspace")?;
         Ok(Self {
             kafka,
+            keyspace: Keyspace::new(Arc::new(session), &store.keyspace),
             store,
-            session: Arc::new(session),
         })
     }
 }

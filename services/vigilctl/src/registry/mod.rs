@@ -8,7 +8,6 @@ pub mod records;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -90,18 +89,14 @@ struct Target {
 
 impl Target {
     async fn connect(kafka: &KafkaArgs, store: &StoreArgs) -> anyhow::Result<Self> {
-        let session = store.connect().await?;
-        session
-            .use_keyspace(&store.keyspace, false)
-            .await
-            .with_context(|| {
+        let keyspace = store.keyspace().await?;
+        Ok(Self {
+            store: RegistryStore::prepare(&keyspace).await.with_context(|| {
                 format!(
-                    "using keyspace {} (run `vigilctl setup` first)",
+                    "preparing keyspace {} (run `vigilctl setup` first)",
                     store.keyspace
                 )
-            })?;
-        Ok(Self {
-            store: RegistryStore::prepare(Arc::new(session)).await?,
+            })?,
             publisher: RegistryPublisher::new(kafka)?,
         })
     }
