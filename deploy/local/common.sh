@@ -15,6 +15,23 @@ require() {
 require cargo "install Rust with rustup (https://rustup.rs)"
 require mvn "install Maven (apt-get install maven)"
 
+# Installs Debian packages whose commands are missing (tests need a real
+# MQTT broker for the Frigate bridge).
+ensure_commands() {
+    local missing=()
+    for spec in "$@"; do
+        command -v "${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec#*:}")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "error: please install: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2
+        exit 1
+    fi
+    echo "==> installing ${missing[*]}"
+    apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+}
+
 # Brings the stack up (a no-op if it runs) and runs `vigilctl setup`, which
 # creates the topics and applies the CQL migrations idempotently.
 stack_up_with_schema() {

@@ -2,6 +2,7 @@
 //! producer and consumer settings that make delivery at-least-once and
 //! idempotent, and idempotent topic creation.
 
+pub mod pipeline;
 pub mod registry;
 pub mod topics;
 
@@ -13,6 +14,9 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
 
 /// Errors from Kafka plumbing.
 #[derive(Debug, thiserror::Error)]
@@ -125,5 +129,32 @@ impl KafkaArgs {
             }
         }
         Ok(created)
+    }
+}
+
+/// Produces one record and waits until Kafka acknowledges it, retrying with
+/// backoff for as long as it takes (a consumer must not move past a record
+/// whose output is not durable). A full local queue just waits.
+pub async fn produce_until_acked(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    headers: Option<&OwnedHeaders>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let mut record = FutureRecord::to(topic).key(key).payload(payload);
+        if let Some(headers) = headers {
+            record = record.headers(headers.clone());
+        }
+        match producer.send(record, Timeout::Never).await {
+            Ok(_) => return,
+            Err((error, _)) => {
+                tracing::warn!(%topic, %error, retry_in = ?backoff, "Producing failed; retrying.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
     }
 }

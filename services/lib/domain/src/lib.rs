@@ -19,7 +19,7 @@ pub mod zone;
 pub use camera::{Camera, GeoPoint};
 pub use convert::ConversionError;
 pub use detection::Detection;
-pub use registry::{Registry, RegistryEntity};
+pub use registry::{Registry, RegistryEntity, WatchMatch};
 pub use team::{Member, Team};
 pub use watchlist::WatchlistEntry;
 pub use zone::{Zone, ZoneLevel};

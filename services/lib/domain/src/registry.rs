@@ -1,11 +1,14 @@
 //! The registry in memory: every zone, team, camera and watchlist entry,
 //! indexed for the lookups enrichment and queries make.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
 
 use vigil_proto::v1 as pb;
 
 use crate::convert::{ConversionError, to_timestamp};
+use crate::plate::{normalize_plate, ocr_key};
 use crate::{Camera, Team, WatchlistEntry, Zone, ZoneLevel};
 
 /// One registry record, as carried on the `vigil.registry.v1` topic.
@@ -84,7 +87,16 @@ pub struct IntegrityError {
     pub problem: String,
 }
 
-/// Every registry record, indexed by id (and teams also by zone).
+/// A watchlist entry a plate read matched.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WatchMatch<'a> {
+    pub entry: &'a WatchlistEntry,
+    /// Matched through the OCR-confusion key, not the exact plate.
+    pub fuzzy: bool,
+}
+
+/// Every registry record, indexed by id (teams also by zone, watchlist
+/// entries also by plate and by OCR-confusion key).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Registry {
     zones: BTreeMap<String, Zone>,
@@ -92,6 +104,8 @@ pub struct Registry {
     cameras: BTreeMap<String, Camera>,
     watchlist: BTreeMap<String, WatchlistEntry>,
     team_by_zone: HashMap<String, String>,
+    watch_by_plate: HashMap<String, BTreeSet<String>>,
+    watch_by_key: HashMap<String, BTreeSet<String>>,
 }
 
 impl Registry {
@@ -108,7 +122,19 @@ impl Registry {
         match entity {
             RegistryEntity::Zone(z) => put(&mut self.zones, &z.id.clone(), z),
             RegistryEntity::Camera(c) => put(&mut self.cameras, &c.id.clone(), c),
-            RegistryEntity::Watchlist(w) => put(&mut self.watchlist, &w.id.clone(), w),
+            RegistryEntity::Watchlist(w) => {
+                self.unindex_watch(&w.id);
+                let id = w.id.clone();
+                self.watch_by_plate
+                    .entry(w.plate.as_str().to_owned())
+                    .or_default()
+                    .insert(id.clone());
+                self.watch_by_key
+                    .entry(ocr_key(w.plate.as_str()))
+                    .or_default()
+                    .insert(id.clone());
+                put(&mut self.watchlist, &id, w)
+            }
             RegistryEntity::Team(t) => {
                 let (id, zone_id) = (t.id.clone(), t.zone_id.clone());
                 if let Some(old) = self.teams.get(&id)
@@ -131,7 +157,10 @@ impl Registry {
         match kind {
             "zone" => self.zones.remove(id).is_some(),
             "camera" => self.cameras.remove(id).is_some(),
-            "watchlist" => self.watchlist.remove(id).is_some(),
+            "watchlist" => {
+                self.unindex_watch(id);
+                self.watchlist.remove(id).is_some()
+            }
             "team" => match self.teams.remove(id) {
                 Some(team) => {
                     self.team_by_zone.remove(&team.zone_id);
@@ -141,6 +170,51 @@ impl Registry {
             },
             _ => false,
         }
+    }
+
+    fn unindex_watch(&mut self, id: &str) {
+        let Some(old) = self.watchlist.get(id) else {
+            return;
+        };
+        let plate = old.plate.as_str().to_owned();
+        for (index, key) in [
+            (&mut self.watch_by_plate, plate.clone()),
+            (&mut self.watch_by_key, ocr_key(&plate)),
+        ] {
+            if let Some(ids) = index.get_mut(&key) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    index.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Active watchlist entries a plate read matches: exactly (its
+    /// normalized form equals the entry's plate) or, failing that, through
+    /// the OCR-confusion key (`36A-l23.45` for `36A12345`).
+    pub fn watch_matches(&self, plate_text: &str, now: DateTime<Utc>) -> Vec<WatchMatch<'_>> {
+        let exact: BTreeSet<&String> = normalize_plate(plate_text)
+            .ok()
+            .and_then(|plate| self.watch_by_plate.get(plate.as_str()))
+            .map(|ids| ids.iter().collect())
+            .unwrap_or_default();
+        let fuzzy = self
+            .watch_by_key
+            .get(&ocr_key(plate_text))
+            .into_iter()
+            .flatten()
+            .filter(|id| !exact.contains(id));
+        let exact_matches = exact.iter().map(|id| (*id, false));
+        exact_matches
+            .chain(fuzzy.map(|id| (id, true)))
+            .filter_map(|(id, fuzzy)| {
+                self.watchlist
+                    .get(id)
+                    .map(|entry| WatchMatch { entry, fuzzy })
+            })
+            .filter(|m| m.entry.is_active(now))
+            .collect()
     }
 
     pub fn zone(&self, id: &str) -> Option<&Zone> {
@@ -286,5 +360,68 @@ impl Registry {
             }
         }
         errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, plate: &str, expires_at: Option<DateTime<Utc>>) -> RegistryEntity {
+        RegistryEntity::Watchlist(WatchlistEntry {
+            id: id.to_owned(),
+            plate: plate.parse().unwrap(),
+            reason: "stolen".to_owned(),
+            priority: 1,
+            expires_at,
+            owner_zone_id: "th".to_owned(),
+            created_by: None,
+        })
+    }
+
+    #[test]
+    fn plates_match_exactly_or_through_ocr_confusions() {
+        let mut registry = Registry::default();
+        registry.upsert(entry("w1", "36A-123.45", None));
+        let now = Utc::now();
+
+        let exact = registry.watch_matches("36A 123.45", now);
+        assert_eq!(exact.len(), 1);
+        assert!(!exact[0].fuzzy);
+
+        let fuzzy = registry.watch_matches("36A-l23.4S", now);
+        assert_eq!(fuzzy.len(), 1);
+        assert_eq!(fuzzy[0].entry.id, "w1");
+        assert!(fuzzy[0].fuzzy);
+
+        assert!(registry.watch_matches("36A-999.99", now).is_empty());
+    }
+
+    #[test]
+    fn expired_replaced_and_removed_entries_stop_matching() {
+        let mut registry = Registry::default();
+        let now = Utc::now();
+        registry.upsert(entry(
+            "w1",
+            "36A12345",
+            Some(now - chrono::Duration::hours(1)),
+        ));
+        assert!(
+            registry.watch_matches("36A12345", now).is_empty(),
+            "expired"
+        );
+
+        registry.upsert(entry("w1", "29B67890", None));
+        assert!(
+            registry.watch_matches("36A12345", now).is_empty(),
+            "replaced plate"
+        );
+        assert_eq!(registry.watch_matches("29B67890", now).len(), 1);
+
+        registry.remove("watchlist/w1");
+        assert!(
+            registry.watch_matches("29B67890", now).is_empty(),
+            "removed"
+        );
     }
 }

@@ -9,5 +9,7 @@
 
 mod names;
 mod province;
+pub mod traffic;
 
 pub use province::{ProvinceSpec, province};
+pub use traffic::{Arrivals, DetectionFactory, RateModel};

@@ -108,3 +108,41 @@ impl TestEnv {
 
 /// How long integration tests wait for something that should happen soon.
 pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Reads `topic` from the beginning in a fresh consumer group, showing each
+/// record to `done` until it says enough, or `patience` passes. Returns what
+/// was read either way; the test decides whether it is enough.
+pub async fn read_topic(
+    kafka: &KafkaArgs,
+    topic: &str,
+    mut done: impl FnMut(&rdkafka::message::OwnedMessage) -> bool,
+    patience: Duration,
+) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    let consumer: StreamConsumer = kafka.consumer_config(&unique_name("reader")).create()?;
+    consumer.subscribe(&[topic])?;
+    let mut messages = Vec::new();
+    let started = std::time::Instant::now();
+    loop {
+        let remaining = patience.saturating_sub(started.elapsed());
+        let Ok(message) = tokio::time::timeout(remaining, consumer.recv()).await else {
+            break;
+        };
+        let message = message?.detach();
+        let enough = done(&message);
+        messages.push(message);
+        if enough {
+            break;
+        }
+    }
+    Ok(messages)
+}
+
+/// A `read_topic` condition: stop after `n` records.
+pub fn count(n: usize) -> impl FnMut(&rdkafka::message::OwnedMessage) -> bool {
+    let mut seen = 0;
+    move |_| {
+        seen += 1;
+        seen >= n
+    }
+}

@@ -1,0 +1,10 @@
+use clap::Parser;
+use vigil_edge::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    config.log.init();
+    let shutdown = vigil_runtime::shutdown_on_signals();
+    vigil_edge::run(config, shutdown).await
+}

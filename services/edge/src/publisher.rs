@@ -1,0 +1,264 @@
+//! Moves spooled detections to Kafka. Entries are read from the spool in
+//! order and sent with a bound on how many are in flight (so a dead link
+//! turns into backpressure, not memory growth); an entry leaves the spool
+//! only after Kafka acknowledged it (`acks=all`). A failed delivery is
+//! retried with backoff for as long as the agent runs; what is still
+//! spooled at shutdown is sent after the next start.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use prost::Message as _;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use vigil_proto::v1::{Detection, heartbeat::LinkState};
+use vigil_spool::{Entry, Spool};
+
+use crate::metrics;
+
+/// Entries read from the spool per round trip.
+const READ_BATCH: usize = 512;
+/// Removals are batched into one spool transaction this often.
+const REMOVE_EVERY: Duration = Duration::from_millis(50);
+
+/// What the publisher knows about the uplink, for heartbeats and metrics.
+#[derive(Debug, Default)]
+pub struct Link {
+    in_flight: AtomicUsize,
+    /// Unix millis of the last acknowledged delivery.
+    last_ack_ms: AtomicI64,
+}
+
+impl Link {
+    /// Up when nothing is waiting or Kafka acknowledged something in the
+    /// last 10 s; degraded up to a minute; down after that.
+    pub fn state(&self) -> LinkState {
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            return LinkState::Up;
+        }
+        let silent_ms = Utc::now().timestamp_millis() - self.last_ack_ms.load(Ordering::Relaxed);
+        if silent_ms < 10_000 {
+            LinkState::Up
+        } else if silent_ms < 60_000 {
+            LinkState::Degraded
+        } else {
+            LinkState::Down
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+/// Publisher settings.
+#[derive(Debug, Clone)]
+pub struct PublisherConfig {
+    pub topic: String,
+    pub max_in_flight: usize,
+}
+
+/// Sends spooled entries until `shutdown`, then waits up to `grace` for
+/// in-flight deliveries and reports what is left in the spool.
+pub async fn run(
+    config: PublisherConfig,
+    spool: Arc<Spool>,
+    producer: FutureProducer,
+    spooled: Arc<Notify>,
+    link: Arc<Link>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    let permits = Arc::new(Semaphore::new(config.max_in_flight));
+    let (acked_tx, acked_rx) = mpsc::unbounded_channel();
+    let remover = tokio::spawn(remove_acked(Arc::clone(&spool), acked_rx));
+    let mut cursor = None;
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        let read = {
+            let spool = Arc::clone(&spool);
+            tokio::task::spawn_blocking(move || spool.read_from(cursor, READ_BATCH)).await
+        };
+        let entries = match read {
+            Ok(Ok(entries)) => entries,
+            Ok(Err(error)) => {
+                warn!(%error, "Reading the spool failed; retrying.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            Err(error) => {
+                warn!(%error, "Spool reader panicked; retrying.");
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        let stats = spool.stats();
+        metrics::spool_depth(stats.entries, stats.bytes);
+        if entries.is_empty() {
+            tokio::select! {
+                () = spooled.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                () = shutdown.cancelled() => {}
+            }
+            continue;
+        }
+        for entry in entries {
+            let permit = tokio::select! {
+                permit = Arc::clone(&permits).acquire_owned() => permit.expect("semaphore is never closed"),
+                () = shutdown.cancelled() => break,
+            };
+            cursor = Some(entry.seq);
+            link.in_flight.fetch_add(1, Ordering::Relaxed);
+            let delivery = deliver(
+                producer.clone(),
+                config.topic.clone(),
+                entry,
+                Arc::clone(&link),
+                acked_tx.clone(),
+                shutdown.clone(),
+            );
+            tokio::spawn(async move {
+                delivery.await;
+                drop(permit);
+            });
+        }
+    }
+
+    // Drain: wait for in-flight sends, bounded by the grace period.
+    let deadline = Instant::now() + grace;
+    let all = u32::try_from(config.max_in_flight).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout_at(deadline.into(), permits.acquire_many(all))
+        .await
+        .is_ok();
+    if let Err(error) = producer.flush(Timeout::After(
+        deadline.saturating_duration_since(Instant::now()),
+    )) {
+        warn!(%error, "Flushing the producer at shutdown failed.");
+    }
+    drop(acked_tx);
+    let _ = remover.await;
+    let left = spool.stats();
+    metrics::spool_depth(left.entries, left.bytes);
+    if drained && left.entries == 0 {
+        info!("Publisher stopped; everything was delivered.");
+    } else {
+        warn!(
+            unsent = left.entries,
+            in_flight = link.in_flight(),
+            "Publisher stopped with detections not yet delivered; they stay spooled and are sent after the next start."
+        );
+    }
+}
+
+/// Sends one entry until Kafka acknowledges it (or the agent stops).
+async fn deliver(
+    producer: FutureProducer,
+    topic: String,
+    entry: Entry,
+    link: Arc<Link>,
+    acked: mpsc::UnboundedSender<u64>,
+    shutdown: CancellationToken,
+) {
+    let started = Instant::now();
+    let Ok(detection) = Detection::decode(entry.payload.as_slice()) else {
+        // The intake only spools what it encoded itself; a corrupt entry
+        // would never send, so let it go rather than block the queue.
+        warn!(seq = entry.seq, "Dropping an undecodable spool entry.");
+        let _ = acked.send(entry.seq);
+        link.in_flight.fetch_sub(1, Ordering::Relaxed);
+        return;
+    };
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "vigil-schema",
+            value: Some(vigil_proto::SCHEMA_VERSION),
+        })
+        .insert(Header {
+            key: "traceparent",
+            value: Some(&traceparent(&detection.event_id)),
+        });
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let record = FutureRecord::to(&topic)
+            .key(&detection.camera_id)
+            .payload(&entry.payload)
+            .headers(headers.clone());
+        // `Timeout::Never` waits while librdkafka's queue is full: that is
+        // the backpressure, not an error.
+        match producer.send(record, Timeout::Never).await {
+            Ok(_) => {
+                link.last_ack_ms
+                    .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+                metrics::sent(started.elapsed());
+                let _ = acked.send(entry.seq);
+                break;
+            }
+            Err((error, _)) => {
+                metrics::send_retry();
+                warn!(seq = entry.seq, event_id = %detection.event_id, %error, "Delivery failed; retrying.");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = shutdown.cancelled() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+    link.in_flight.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Removes acknowledged entries, many per spool transaction.
+async fn remove_acked(spool: Arc<Spool>, mut acked: mpsc::UnboundedReceiver<u64>) {
+    while let Some(first) = acked.recv().await {
+        let mut seqs = vec![first];
+        // Let acknowledgements gather for a moment: one fsync for many.
+        let _ = tokio::time::timeout(REMOVE_EVERY, async {
+            while let Some(seq) = acked.recv().await {
+                seqs.push(seq);
+            }
+        })
+        .await;
+        let spool = Arc::clone(&spool);
+        match tokio::task::spawn_blocking(move || spool.remove(&seqs)).await {
+            Ok(Ok(())) => {}
+            // Not removed means sent again after a restart: a duplicate,
+            // never a loss.
+            Ok(Err(error)) => warn!(%error, "Removing delivered entries from the spool failed."),
+            Err(error) => warn!(%error, "Spool remover panicked."),
+        }
+    }
+}
+
+/// A W3C trace context for one detection: the trace id is the event id, so
+/// a detection's trace can be found from the event alone.
+fn traceparent(event_id: &str) -> String {
+    let trace_id = event_id.replace('-', "");
+    let span_id = &trace_id[trace_id.len().saturating_sub(16)..];
+    format!("00-{trace_id}-{span_id}-01")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_is_w3c_shaped() {
+        let header = traceparent("01a2224e-afc2-71c2-a0dd-77b80b62cb14");
+        assert_eq!(
+            header,
+            "00-01a2224eafc271c2a0dd77b80b62cb14-a0dd77b80b62cb14-01"
+        );
+    }
+
+    #[test]
+    fn idle_link_is_up() {
+        assert_eq!(Link::default().state(), LinkState::Up);
+    }
+}

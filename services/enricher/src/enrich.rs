@@ -1,0 +1,447 @@
+//! Enrichment as a pure function: one detection's bytes and the registry in,
+//! an enriched detection and its alerts (or the reason it was rejected) out.
+//! No I/O, so every rule here is unit-tested without Kafka.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prost::Message as _;
+use uuid::Uuid;
+use vigil_domain::plate::normalize_plate;
+use vigil_domain::{Detection, Registry, WatchMatch, ZoneLevel};
+use vigil_proto::v1 as pb;
+
+/// Limits a detection must respect.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Arriving this much after capture marks an event late.
+    pub late_after: Duration,
+    /// Captured further in the future than this (clock skew) is rejected.
+    pub max_future_skew: Duration,
+    /// Captured longer ago than this is rejected (older than retention).
+    pub max_age: Duration,
+    /// Largest accepted record.
+    pub max_bytes: usize,
+    /// Most labels a detection may carry, and their longest key and value.
+    pub max_labels: usize,
+    pub max_label_len: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            late_after: Duration::from_secs(10 * 60),
+            max_future_skew: Duration::from_secs(5 * 60),
+            max_age: Duration::from_secs(90 * 24 * 3600),
+            max_bytes: 64 * 1024,
+            max_labels: 64,
+            max_label_len: 1024,
+        }
+    }
+}
+
+/// Why a detection was rejected; `reason()` is the DLQ reason code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("record of {size} bytes exceeds the {max}-byte limit")]
+    TooLarge { size: usize, max: usize },
+    #[error("not a vigil.v1.Detection: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{count} labels (limit {max}) or a label longer than {max_len} bytes")]
+    Labels {
+        count: usize,
+        max: usize,
+        max_len: usize,
+    },
+    #[error("camera {0:?} is not in the registry")]
+    UnknownCamera(String),
+    #[error("camera {camera_id:?} is in zone {zone_id:?}, which has no commune in the registry")]
+    UnplacedCamera { camera_id: String, zone_id: String },
+    #[error("captured_at {captured_at} is {ahead_s} s in the future")]
+    FutureTimestamp {
+        captured_at: DateTime<Utc>,
+        ahead_s: i64,
+    },
+    #[error("captured_at {captured_at} is older than the {max_age_days}-day retention")]
+    TooOld {
+        captured_at: DateTime<Utc>,
+        max_age_days: u64,
+    },
+}
+
+impl Rejection {
+    /// Machine-readable reason, for the DLQ record and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::Malformed(_) => "malformed",
+            Self::Invalid(_) => "invalid",
+            Self::Labels { .. } => "too_many_labels",
+            Self::UnknownCamera(_) => "unknown_camera",
+            Self::UnplacedCamera { .. } => "unplaced_camera",
+            Self::FutureTimestamp { .. } => "future_timestamp",
+            Self::TooOld { .. } => "too_old",
+        }
+    }
+}
+
+/// An enriched detection and the alerts it raises.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enriched {
+    pub event: pb::EnrichedDetection,
+    pub alerts: Vec<pb::Alert>,
+}
+
+/// Namespace of alert ids: an alert's id is derived from its event and
+/// watchlist entry, so a redelivered event raises an alert with the same id.
+const ALERT_NAMESPACE: Uuid = Uuid::from_u128(0x5f1c_0a7e_3d2b_4c11_9a6e_7b8f_0c1d_2e3f);
+
+/// Validates and enriches one detection record at time `now`.
+pub fn enrich(
+    registry: &Registry,
+    payload: &[u8],
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Enriched, Rejection> {
+    if payload.len() > policy.max_bytes {
+        return Err(Rejection::TooLarge {
+            size: payload.len(),
+            max: policy.max_bytes,
+        });
+    }
+    let mut wire =
+        pb::Detection::decode(payload).map_err(|e| Rejection::Malformed(e.to_string()))?;
+    let labels_too_long = wire
+        .labels
+        .iter()
+        .any(|(k, v)| k.len() > policy.max_label_len || v.len() > policy.max_label_len);
+    if wire.labels.len() > policy.max_labels || labels_too_long {
+        return Err(Rejection::Labels {
+            count: wire.labels.len(),
+            max: policy.max_labels,
+            max_len: policy.max_label_len,
+        });
+    }
+    // The registry's normalization is authoritative, whatever the edge did.
+    if let Some(plate) = wire.plate.as_mut() {
+        plate.normalized = normalize_plate(&plate.text)
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+    }
+    let detection =
+        Detection::try_from(wire.clone()).map_err(|e| Rejection::Invalid(e.to_string()))?;
+
+    let ahead = detection.captured_at - now;
+    if ahead > chrono::Duration::from_std(policy.max_future_skew).unwrap_or_default() {
+        return Err(Rejection::FutureTimestamp {
+            captured_at: detection.captured_at,
+            ahead_s: ahead.num_seconds(),
+        });
+    }
+    let age = now - detection.captured_at;
+    if age > chrono::Duration::from_std(policy.max_age).unwrap_or(chrono::Duration::MAX) {
+        return Err(Rejection::TooOld {
+            captured_at: detection.captured_at,
+            max_age_days: policy.max_age.as_secs() / 86_400,
+        });
+    }
+
+    let camera = registry
+        .camera(&detection.camera_id)
+        .ok_or_else(|| Rejection::UnknownCamera(detection.camera_id.clone()))?;
+    let unplaced = || Rejection::UnplacedCamera {
+        camera_id: camera.id.clone(),
+        zone_id: camera.zone_id.clone(),
+    };
+    let village = registry
+        .zone(&camera.zone_id)
+        .filter(|z| z.level() == ZoneLevel::Village)
+        .ok_or_else(unplaced)?;
+    let commune = registry.commune_of(&village.id).ok_or_else(unplaced)?;
+    let team = registry
+        .team_for_zone(&village.id)
+        .map(|team| pb::ResponsibleTeam {
+            team_id: team.id.clone(),
+            team_name: team.name.clone(),
+            captain_name: team.captain().map(|m| m.name.clone()).unwrap_or_default(),
+            on_duty_name: team.on_duty().map(|m| m.name.clone()).unwrap_or_default(),
+            on_duty_phone: team.on_duty().map(|m| m.phone.clone()).unwrap_or_default(),
+        });
+
+    let matches = detection
+        .plate
+        .as_ref()
+        .map(|plate| registry.watch_matches(&plate.text, now))
+        .unwrap_or_default();
+    let hits: Vec<pb::WatchlistHit> = matches.iter().map(hit).collect();
+    let late = age > chrono::Duration::from_std(policy.late_after).unwrap_or(chrono::Duration::MAX);
+    let event = pb::EnrichedDetection {
+        detection: Some(wire),
+        province_id: commune.parent_id.clone().unwrap_or_default(),
+        commune_id: commune.id.clone(),
+        village_id: village.id.clone(),
+        zone_path: village.path.clone(),
+        team,
+        police_unit: commune.police_unit.clone().unwrap_or_default(),
+        watchlist_hits: hits,
+        late,
+        delay_ms: u64::try_from(age.num_milliseconds()).unwrap_or(0),
+        enriched_at: Some(std::time::SystemTime::from(now).into()),
+        latitude: camera.position.latitude,
+        longitude: camera.position.longitude,
+    };
+    let alerts = event
+        .watchlist_hits
+        .iter()
+        .map(|hit| watchlist_alert(&event, hit, now))
+        .collect();
+    Ok(Enriched { event, alerts })
+}
+
+fn hit(watch: &WatchMatch<'_>) -> pb::WatchlistHit {
+    pb::WatchlistHit {
+        entry_id: watch.entry.id.clone(),
+        plate_normalized: watch.entry.plate.as_str().to_owned(),
+        priority: watch.entry.priority.into(),
+        reason: watch.entry.reason.clone(),
+        fuzzy: watch.fuzzy,
+    }
+}
+
+fn watchlist_alert(
+    event: &pb::EnrichedDetection,
+    hit: &pb::WatchlistHit,
+    now: DateTime<Utc>,
+) -> pb::Alert {
+    let detection = event.detection.as_ref();
+    let event_id = detection.map(|d| d.event_id.clone()).unwrap_or_default();
+    let camera_id = detection.map(|d| d.camera_id.clone()).unwrap_or_default();
+    let read = detection
+        .and_then(|d| d.plate.as_ref())
+        .map(|p| p.text.clone())
+        .unwrap_or_default();
+    let how = if hit.fuzzy {
+        "possible match (OCR confusion) for"
+    } else {
+        "match for"
+    };
+    let late = if event.late {
+        format!(" (late by {} s)", event.delay_ms / 1000)
+    } else {
+        String::new()
+    };
+    pb::Alert {
+        alert_id: Uuid::new_v5(
+            &ALERT_NAMESPACE,
+            format!("{event_id}/{}", hit.entry_id).as_bytes(),
+        )
+        .to_string(),
+        kind: pb::AlertKind::Watchlist.into(),
+        raised_at: Some(std::time::SystemTime::from(now).into()),
+        priority: hit.priority,
+        camera_id: camera_id.clone(),
+        commune_id: event.commune_id.clone(),
+        village_id: event.village_id.clone(),
+        zone_path: event.zone_path.clone(),
+        team: event.team.clone(),
+        hit: Some(hit.clone()),
+        event_id,
+        summary: format!(
+            "Plate read {read:?} is a {how} watch-listed {} ({}), seen by {camera_id} in {}{late}",
+            hit.plate_normalized,
+            hit.reason,
+            event.zone_path.join(" > ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone};
+    use vigil_domain::{
+        Camera, CameraKind, CameraOwner, GeoPoint, Member, MemberRole, RegistryEntity, Team,
+        WatchlistEntry, Zone, ZoneKind,
+    };
+    use vigil_synth::traffic::DetectionFactory;
+
+    use super::*;
+
+    fn zone(
+        id: &str,
+        kind: ZoneKind,
+        parent: Option<&str>,
+        path: &[&str],
+        unit: Option<&str>,
+    ) -> RegistryEntity {
+        RegistryEntity::Zone(Zone {
+            id: id.into(),
+            kind,
+            name: path.last().copied().unwrap_or_default().into(),
+            parent_id: parent.map(Into::into),
+            path: path.iter().map(|s| (*s).to_owned()).collect(),
+            police_unit: unit.map(Into::into),
+        })
+    }
+
+    fn registry() -> Registry {
+        let mut registry = Registry::default();
+        registry.upsert(zone("th", ZoneKind::Province, None, &["Thanh Hoa"], None));
+        registry.upsert(zone(
+            "th.bt",
+            ZoneKind::Commune,
+            Some("th"),
+            &["Thanh Hoa", "Ba Thuoc"],
+            Some("Cong an xa Ba Thuoc"),
+        ));
+        registry.upsert(zone(
+            "th.bt.v001",
+            ZoneKind::Village,
+            Some("th.bt"),
+            &["Thanh Hoa", "Ba Thuoc", "Thon 1"],
+            None,
+        ));
+        let member = |id: &str, role, name: &str| Member {
+            id: id.into(),
+            name: name.into(),
+            role,
+            phone: "0912345678".into(),
+        };
+        registry.upsert(RegistryEntity::Team(Team {
+            id: "th.bt.v001.team".into(),
+            zone_id: "th.bt.v001".into(),
+            name: "To ANTT Thon 1".into(),
+            members: vec![
+                member("m1", MemberRole::Captain, "Le Van An"),
+                member("m2", MemberRole::Deputy, "Ha Thi Binh"),
+            ],
+            on_duty_member_id: Some("m2".into()),
+        }));
+        registry.upsert(RegistryEntity::Camera(Camera {
+            id: "cam-000001".into(),
+            zone_id: "th.bt.v001".into(),
+            site_id: None,
+            position: GeoPoint::new(20.35, 105.25).unwrap(),
+            kind: CameraKind::PlateReader,
+            owner: CameraOwner::Police,
+            installed_on: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        }));
+        registry.upsert(RegistryEntity::Watchlist(WatchlistEntry {
+            id: "w-stolen".into(),
+            plate: "36A12345".parse().unwrap(),
+            reason: "stolen car".into(),
+            priority: 1,
+            expires_at: None,
+            owner_zone_id: "th".into(),
+            created_by: None,
+        }));
+        registry
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 28, 13, 0, 0).unwrap()
+    }
+
+    fn encoded(detection: &pb::Detection) -> Vec<u8> {
+        detection.encode_to_vec()
+    }
+
+    fn read(plate: &str, captured_at: DateTime<Utc>, confused: bool) -> pb::Detection {
+        DetectionFactory::new(1).plate_read("cam-000001", captured_at, plate, confused)
+    }
+
+    #[test]
+    fn adds_zone_team_police_and_position() {
+        let detection = DetectionFactory::new(3).detection("cam-000001", now());
+        let enriched =
+            enrich(&registry(), &encoded(&detection), &Policy::default(), now()).unwrap();
+        let event = &enriched.event;
+        assert_eq!(
+            (event.province_id.as_str(), event.commune_id.as_str()),
+            ("th", "th.bt")
+        );
+        assert_eq!(event.village_id, "th.bt.v001");
+        assert_eq!(event.zone_path, ["Thanh Hoa", "Ba Thuoc", "Thon 1"]);
+        assert_eq!(event.police_unit, "Cong an xa Ba Thuoc");
+        let team = event.team.as_ref().unwrap();
+        assert_eq!(
+            (team.captain_name.as_str(), team.on_duty_name.as_str()),
+            ("Le Van An", "Ha Thi Binh")
+        );
+        assert_eq!((event.latitude, event.longitude), (20.35, 105.25));
+        assert!(!event.late);
+    }
+
+    #[test]
+    fn a_watch_listed_plate_raises_one_alert_for_the_team() {
+        let detection = read("36A12345", now(), false);
+        let enriched =
+            enrich(&registry(), &encoded(&detection), &Policy::default(), now()).unwrap();
+        assert_eq!(enriched.alerts.len(), 1);
+        let alert = &enriched.alerts[0];
+        assert_eq!(alert.team.as_ref().unwrap().team_id, "th.bt.v001.team");
+        assert_eq!(alert.commune_id, "th.bt");
+        assert!(!alert.hit.as_ref().unwrap().fuzzy);
+        // Redelivery raises the same alert id.
+        let again = enrich(&registry(), &encoded(&detection), &Policy::default(), now()).unwrap();
+        assert_eq!(again.alerts[0].alert_id, alert.alert_id);
+    }
+
+    #[test]
+    fn an_ocr_confused_read_matches_and_says_so() {
+        let mut detection = read("36A12345", now(), false);
+        detection.plate.as_mut().unwrap().text = "36A-l23.4S".into();
+        let enriched =
+            enrich(&registry(), &encoded(&detection), &Policy::default(), now()).unwrap();
+        assert_eq!(enriched.alerts.len(), 1);
+        assert!(enriched.alerts[0].hit.as_ref().unwrap().fuzzy);
+        assert!(
+            enriched.alerts[0].summary.contains("OCR confusion"),
+            "{}",
+            enriched.alerts[0].summary
+        );
+    }
+
+    #[test]
+    fn late_events_are_flagged_and_still_checked() {
+        let captured = now() - chrono::Duration::hours(3);
+        let detection = read("36A12345", captured, false);
+        let enriched =
+            enrich(&registry(), &encoded(&detection), &Policy::default(), now()).unwrap();
+        assert!(enriched.event.late);
+        assert_eq!(enriched.event.delay_ms, 3 * 3_600_000);
+        assert_eq!(enriched.alerts.len(), 1);
+        assert!(enriched.alerts[0].summary.contains("late by 10800 s"));
+    }
+
+    #[test]
+    fn bad_input_is_rejected_with_a_reason() {
+        let policy = Policy::default();
+        let reason = |payload: &[u8]| {
+            enrich(&registry(), payload, &policy, now())
+                .unwrap_err()
+                .reason()
+        };
+        assert_eq!(reason(b"\xff\xff\xff not protobuf"), "malformed");
+
+        let mut unknown = DetectionFactory::new(4).detection("cam-999999", now());
+        assert_eq!(reason(&encoded(&unknown)), "unknown_camera");
+        unknown.camera_id = String::new();
+        assert_eq!(reason(&encoded(&unknown)), "invalid");
+
+        let future =
+            DetectionFactory::new(5).detection("cam-000001", now() + chrono::Duration::hours(1));
+        assert_eq!(reason(&encoded(&future)), "future_timestamp");
+        let ancient =
+            DetectionFactory::new(6).detection("cam-000001", now() - chrono::Duration::days(400));
+        assert_eq!(reason(&encoded(&ancient)), "too_old");
+
+        let mut labelled = DetectionFactory::new(7).detection("cam-000001", now());
+        labelled
+            .labels
+            .extend((0..100).map(|i| (format!("k{i}"), "v".to_owned())));
+        assert_eq!(reason(&encoded(&labelled)), "too_many_labels");
+        assert_eq!(reason(&vec![0; policy.max_bytes + 1]), "too_large");
+    }
+}

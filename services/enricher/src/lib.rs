@@ -1,0 +1,278 @@
+//! `vigil-enricher`: the consumer group on `vigil.detections.v1` that gives
+//! every detection its place in the province — zone path, responsible team,
+//! police unit — checks plates against the watchlist, and publishes to
+//! `vigil.enriched.v1` (key = camera id) and `vigil.alerts.v1` (key =
+//! commune id). Input it cannot accept goes to `vigil.dlq.v1` with the
+//! reason, and the partition keeps flowing. The registry and watchlist are
+//! held in memory, loaded from the compacted `vigil.registry.v1` topic at
+//! start and kept current from it.
+
+pub mod enrich;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use chrono::Utc;
+use prost::Message as _;
+use rdkafka::Message as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::FutureProducer;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use vigil_bus::pipeline::{self, Effect, PipelineConfig};
+use vigil_bus::registry::SharedRegistry;
+use vigil_bus::{KafkaArgs, Topics, produce_until_acked};
+use vigil_proto::v1::DlqRecord;
+use vigil_runtime::{LogArgs, ShutdownArgs};
+
+use enrich::{Policy, enrich};
+
+/// The enricher's configuration: flags, or `VIGIL_*` environment variables.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "vigil-enricher",
+    version,
+    about = "Vigil enricher: detections -> zone, team, watchlist hits"
+)]
+pub struct Config {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Consumer group; instances in one group share the partitions.
+    #[arg(long, env = "VIGIL_ENRICHER_GROUP", default_value = "vigil-enricher")]
+    pub group: String,
+    /// Detections processed at once.
+    #[arg(long, env = "VIGIL_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+    /// An event arriving this long after capture is flagged late.
+    #[arg(long, env = "VIGIL_LATE_AFTER", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub late_after: Duration,
+    /// Captured further ahead than this (clock skew) is rejected.
+    #[arg(long, env = "VIGIL_MAX_FUTURE_SKEW", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub max_future_skew: Duration,
+    /// Captured longer ago than this is rejected (it would expire at once).
+    #[arg(long, env = "VIGIL_MAX_EVENT_AGE", default_value = "90days", value_parser = humantime::parse_duration)]
+    pub max_age: Duration,
+    /// Address serving /metrics and /healthz.
+    #[arg(long, env = "VIGIL_METRICS_LISTEN", default_value = "127.0.0.1:8071")]
+    pub metrics_listen: SocketAddr,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub shutdown: ShutdownArgs,
+}
+
+impl Config {
+    fn policy(&self) -> Policy {
+        Policy {
+            late_after: self.late_after,
+            max_future_skew: self.max_future_skew,
+            max_age: self.max_age,
+            ..Policy::default()
+        }
+    }
+}
+
+/// What processing one record needs.
+struct Stage {
+    registry: SharedRegistry,
+    producer: FutureProducer,
+    topics: Topics,
+    policy: Policy,
+}
+
+/// Runs until `shutdown`, then drains in-flight records and commits.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let metrics = vigil_runtime::metrics_recorder();
+    let listener = tokio::net::TcpListener::bind(config.metrics_listen)
+        .await
+        .with_context(|| format!("listening on {}", config.metrics_listen))?;
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || std::future::ready(metrics.render())),
+        )
+        .route("/healthz", get(|| async { "ok\n" }));
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future(),
+    );
+
+    let (registry, follower) = vigil_bus::registry::follow(&config.kafka, shutdown.clone())
+        .await
+        .context("loading the registry")?;
+    let cameras = registry
+        .read()
+        .map(|r| r.cameras().len())
+        .unwrap_or_default();
+    ::metrics::gauge!(metrics::REGISTRY_CAMERAS).set(cameras as f64);
+    info!(cameras, "Registry loaded.");
+
+    let producer: FutureProducer = config
+        .kafka
+        .producer_config()
+        .create()
+        .context("creating the producer")?;
+    let consumer: StreamConsumer = config
+        .kafka
+        .consumer_config(&config.group)
+        .create()
+        .context("creating the consumer")?;
+    let topics = config.kafka.topics();
+    consumer
+        .subscribe(&[&topics.detections])
+        .context("subscribing")?;
+    let stage = Arc::new(Stage {
+        registry,
+        producer: producer.clone(),
+        topics,
+        policy: config.policy(),
+    });
+    let handle = |message: OwnedMessage| -> Effect {
+        let stage = Arc::clone(&stage);
+        Box::pin(async move { stage.process(message).await })
+    };
+    let stats = pipeline::run(
+        &consumer,
+        PipelineConfig {
+            max_in_flight: config.max_in_flight,
+            drain: config.shutdown.grace,
+        },
+        handle,
+        shutdown.clone(),
+    )
+    .await;
+    info!(
+        handled = stats.handled,
+        unfinished = stats.unfinished_at_shutdown,
+        "Enricher stopped."
+    );
+    let _ = follower.await;
+    let _ = server.await;
+    Ok(())
+}
+
+impl Stage {
+    /// Enriches one record and produces its outputs (or its DLQ record);
+    /// returns once Kafka has acknowledged them all.
+    async fn process(&self, message: OwnedMessage) {
+        let started = Instant::now();
+        let payload = message.payload().unwrap_or_default();
+        let outcome = {
+            let registry = self
+                .registry
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            enrich(&registry, payload, &self.policy, Utc::now())
+        };
+        let headers = outputs_headers(&message);
+        match outcome {
+            Ok(enriched) => {
+                let event = enriched.event.encode_to_vec();
+                let camera_id = message.key().unwrap_or_default();
+                let alerts: Vec<(String, Vec<u8>)> = enriched
+                    .alerts
+                    .iter()
+                    .map(|a| (a.commune_id.clone(), a.encode_to_vec()))
+                    .collect();
+                let mut sends = vec![produce_until_acked(
+                    &self.producer,
+                    &self.topics.enriched,
+                    camera_id,
+                    &event,
+                    Some(&headers),
+                )];
+                for (commune, alert) in &alerts {
+                    sends.push(produce_until_acked(
+                        &self.producer,
+                        &self.topics.alerts,
+                        commune.as_bytes(),
+                        alert,
+                        Some(&headers),
+                    ));
+                }
+                futures::future::join_all(sends).await;
+                ::metrics::counter!(metrics::ENRICHED).increment(1);
+                if enriched.event.late {
+                    ::metrics::counter!(metrics::LATE).increment(1);
+                }
+                ::metrics::counter!(metrics::ALERTS).increment(alerts.len() as u64);
+            }
+            Err(rejection) => {
+                warn!(
+                    partition = message.partition(),
+                    offset = message.offset(),
+                    reason = rejection.reason(),
+                    detail = %rejection,
+                    "Detection rejected to the DLQ."
+                );
+                let record = DlqRecord {
+                    source_topic: message.topic().to_owned(),
+                    source_partition: message.partition(),
+                    source_offset: message.offset(),
+                    original_key: message.key().unwrap_or_default().to_vec(),
+                    original_value: payload.to_vec(),
+                    reason: rejection.reason().to_owned(),
+                    detail: rejection.to_string(),
+                    rejected_by: "vigil-enricher".to_owned(),
+                    rejected_at: Some(SystemTime::now().into()),
+                };
+                let key = message.key().unwrap_or_default();
+                produce_until_acked(
+                    &self.producer,
+                    &self.topics.dlq,
+                    key,
+                    &record.encode_to_vec(),
+                    Some(&headers),
+                )
+                .await;
+                ::metrics::counter!(metrics::REJECTED, "reason" => rejection.reason()).increment(1);
+            }
+        }
+        ::metrics::histogram!(metrics::LATENCY).record(started.elapsed().as_secs_f64());
+    }
+}
+
+/// The input's headers (its trace context travels on) plus the schema tag.
+fn outputs_headers(message: &OwnedMessage) -> OwnedHeaders {
+    let mut headers = message.headers().cloned().unwrap_or_default();
+    let has_schema = {
+        use rdkafka::message::Headers as _;
+        headers.iter().any(|h| h.key == "vigil-schema")
+    };
+    if !has_schema {
+        headers = headers.insert(Header {
+            key: "vigil-schema",
+            value: Some(vigil_proto::SCHEMA_VERSION),
+        });
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Config;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_parse() {
+        let config = Config::try_parse_from(["vigil-enricher"]).unwrap();
+        assert_eq!(config.group, "vigil-enricher");
+        assert_eq!(
+            config.policy().late_after,
+            std::time::Duration::from_secs(600)
+        );
+    }
+}

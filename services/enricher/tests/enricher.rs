@@ -1,0 +1,246 @@
+//! The enricher against the real stack: enrichment, watchlist alerts, the
+//! DLQ, and two instances sharing the work.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use prost::Message as _;
+use rdkafka::Message as _;
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio_util::sync::CancellationToken;
+use vigil_bus::registry::RegistryPublisher;
+use vigil_domain::{Registry, RegistryEntity, WatchlistEntry};
+use vigil_enricher::Config;
+use vigil_proto::v1::{Alert, DlqRecord, EnrichedDetection};
+use vigil_synth::ProvinceSpec;
+use vigil_synth::traffic::DetectionFactory;
+use vigil_testkit::{TestEnv, count, read_topic, unique_name};
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Publishes a small synthetic province (and a watchlist entry) to the
+/// test's registry topic; returns it.
+async fn publish_registry(env: &TestEnv) -> anyhow::Result<Registry> {
+    let mut registry = vigil_synth::province(&ProvinceSpec {
+        cameras: 40,
+        seed: 9,
+    });
+    registry.upsert(RegistryEntity::Watchlist(WatchlistEntry {
+        id: "w-stolen".into(),
+        plate: "36A12345".parse()?,
+        reason: "stolen car, case 2026/117".into(),
+        priority: 1,
+        expires_at: None,
+        owner_zone_id: "th".into(),
+        created_by: Some("test".into()),
+    }));
+    RegistryPublisher::new(&env.kafka)?
+        .publish(registry.entities())
+        .await?;
+    Ok(registry)
+}
+
+fn config(env: &TestEnv, group: &str) -> Config {
+    use clap::Parser;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    Config::parse_from([
+        "vigil-enricher",
+        "--topic-prefix",
+        &env.kafka.topic_prefix,
+        "--group",
+        group,
+        "--metrics-listen",
+        &format!("127.0.0.1:{port}"),
+        "--shutdown-grace",
+        "5s",
+    ])
+}
+
+async fn produce(env: &TestEnv, records: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    let producer: FutureProducer = env.kafka.producer_config().create()?;
+    let topic = env.kafka.topics().detections;
+    for (key, payload) in records {
+        producer
+            .send(
+                FutureRecord::to(&topic).key(key).payload(payload),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(e, _)| e)?;
+    }
+    Ok(())
+}
+
+fn decode<T: prost::Message + Default>(messages: &[OwnedMessage]) -> Vec<T> {
+    messages
+        .iter()
+        .filter_map(|m| T::decode(m.payload().unwrap_or_default()).ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enriches_alerts_and_dead_letters() -> anyhow::Result<()> {
+    let env = TestEnv::new("enrich").await?;
+    let registry = publish_registry(&env).await?;
+    let camera = registry.cameras().next().unwrap().clone();
+    let mut factory = DetectionFactory::new(11);
+    let now = Utc::now();
+
+    let mut records = Vec::new();
+    let mut valid = HashSet::new();
+    for i in 0..20 {
+        let detection = factory.detection(&camera.id, now - chrono::Duration::seconds(i));
+        valid.insert(detection.event_id.clone());
+        records.push((camera.id.clone(), detection.encode_to_vec()));
+        if i == 5 {
+            records.push((camera.id.clone(), b"\x0a\xff not a detection".to_vec()));
+            let stranger = factory.detection("cam-not-registered", now);
+            records.push(("cam-not-registered".into(), stranger.encode_to_vec()));
+        }
+    }
+    let exact = factory.plate_read(&camera.id, now, "36A12345", false);
+    let mut confused = factory.plate_read(&camera.id, now, "36A12345", false);
+    confused.plate.as_mut().unwrap().text = "36A-l23.45".into();
+    for read in [&exact, &confused] {
+        valid.insert(read.event_id.clone());
+        records.push((camera.id.clone(), read.encode_to_vec()));
+    }
+    produce(&env, &records).await?;
+
+    let shutdown = CancellationToken::new();
+    let enricher = tokio::spawn(vigil_enricher::run(
+        config(&env, &unique_name("g")),
+        shutdown.clone(),
+    ));
+
+    let topics = env.kafka.topics();
+    let enriched = read_topic(&env.kafka, &topics.enriched, count(valid.len()), PATIENCE).await?;
+    let enriched: Vec<EnrichedDetection> = decode(&enriched);
+    let ids: HashSet<String> = enriched
+        .iter()
+        .filter_map(|e| e.detection.as_ref())
+        .map(|d| d.event_id.clone())
+        .collect();
+    assert_eq!(
+        ids, valid,
+        "every valid event is enriched, around the bad ones"
+    );
+    let team = registry.team_for_zone(&camera.zone_id).unwrap();
+    for event in &enriched {
+        assert_eq!(event.village_id, camera.zone_id);
+        assert_eq!(
+            event.commune_id,
+            registry.commune_of(&camera.zone_id).unwrap().id
+        );
+        assert_eq!(event.team.as_ref().unwrap().team_id, team.id);
+    }
+
+    let dlq = read_topic(&env.kafka, &topics.dlq, count(2), PATIENCE).await?;
+    let mut reasons: Vec<String> = decode::<DlqRecord>(&dlq)
+        .into_iter()
+        .map(|r| r.reason)
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, ["malformed", "unknown_camera"]);
+
+    let alerts = read_topic(&env.kafka, &topics.alerts, count(2), PATIENCE).await?;
+    let alerts: Vec<Alert> = decode(&alerts);
+    assert_eq!(alerts.len(), 2, "one alert per read: {alerts:?}");
+    for alert in &alerts {
+        assert_eq!(alert.team.as_ref().unwrap().team_id, team.id);
+        let fuzzy = alert.hit.as_ref().unwrap().fuzzy;
+        assert_eq!(
+            fuzzy,
+            alert.event_id == confused.event_id,
+            "{}",
+            alert.summary
+        );
+    }
+
+    shutdown.cancel();
+    enricher.await??;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_share_the_work_and_a_killed_one_loses_nothing() -> anyhow::Result<()> {
+    let env = TestEnv::new("enrich_pair").await?;
+    let registry = publish_registry(&env).await?;
+    let cameras: Vec<String> = registry.cameras().map(|c| c.id.clone()).collect();
+    let mut factory = DetectionFactory::new(12);
+    let now = Utc::now();
+    let records: Vec<(String, Vec<u8>)> = (0..3_000)
+        .map(|i| {
+            let camera = &cameras[i % cameras.len()];
+            (
+                camera.clone(),
+                factory.detection(camera, now).encode_to_vec(),
+            )
+        })
+        .collect();
+    let expected: HashSet<String> = records
+        .iter()
+        .map(|(_, payload)| {
+            vigil_proto::v1::Detection::decode(payload.as_slice())
+                .unwrap()
+                .event_id
+        })
+        .collect();
+
+    let group = unique_name("pair");
+    let survivor_stop = CancellationToken::new();
+    let survivor = tokio::spawn(vigil_enricher::run(
+        config(&env, &group),
+        survivor_stop.clone(),
+    ));
+    let victim = tokio::spawn(vigil_enricher::run(
+        config(&env, &group),
+        CancellationToken::new(),
+    ));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    produce(&env, &records).await?;
+    // Killed without a chance to drain or commit, like kill -9.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    victim.abort();
+
+    let topic = env.kafka.topics().enriched;
+    let mut missing = expected.clone();
+    let enriched = read_topic(
+        &env.kafka,
+        &topic,
+        |message| {
+            if let Ok(event) = EnrichedDetection::decode(message.payload().unwrap_or_default())
+                && let Some(detection) = event.detection
+            {
+                missing.remove(&detection.event_id);
+            }
+            missing.is_empty()
+        },
+        Duration::from_secs(120),
+    )
+    .await?;
+    let ids: HashSet<String> = decode::<EnrichedDetection>(&enriched)
+        .into_iter()
+        .filter_map(|e| e.detection.map(|d| d.event_id))
+        .collect();
+    println!(
+        "produced {}, enriched {} distinct in {} records",
+        expected.len(),
+        ids.len(),
+        enriched.len()
+    );
+    assert!(
+        expected.is_subset(&ids),
+        "{} events lost",
+        expected.difference(&ids).count()
+    );
+    survivor_stop.cancel();
+    survivor.await??;
+    Ok(())
+}
