@@ -191,14 +191,16 @@ async fn commit(mut rx: mpsc::Receiver<Pending>, spool: Arc<Spool>, spooled: Arc
         }
         let (payloads, replies): (Vec<Vec<u8>>, Vec<_>) =
             batch.into_iter().map(|p| (p.payload, p.reply)).unzip();
-        let spool = Arc::clone(&spool);
-        let result = tokio::task::spawn_blocking(move || spool.append_batch(&payloads))
+        let writer = Arc::clone(&spool);
+        let result = tokio::task::spawn_blocking(move || writer.append_batch(&payloads))
             .await
             .map_err(|e| Rejection::Spool(e.to_string()))
             .and_then(|r| r.map_err(|e| Rejection::Spool(e.to_string())));
         match result {
             Ok(outcomes) => {
                 metrics::spool_dropped(outcomes.iter().map(|o| o.dropped).sum());
+                let depth = spool.stats();
+                metrics::spool_depth(depth.entries, depth.bytes);
                 spooled.notify_one();
                 for reply in replies {
                     let _ = reply.send(Ok(()));

@@ -143,8 +143,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         PipelineConfig {
             max_in_flight: config.max_in_flight,
             drain: config.shutdown.grace,
+            commit_every: Duration::from_secs(5),
         },
         handle,
+        pipeline::always_commit,
         shutdown.clone(),
     )
     .await;

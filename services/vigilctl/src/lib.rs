@@ -3,6 +3,7 @@
 //! arguments and a `run`.
 
 pub mod demo;
+pub mod events;
 pub mod registry;
 pub mod setup;
 
@@ -22,6 +23,8 @@ enum Command {
     Setup(setup::SetupArgs),
     /// Send one detection through Kafka into the database and read it back.
     Demo(demo::DemoArgs),
+    /// The latest stored events of one camera.
+    Events(events::EventsArgs),
     /// Seed, import, export and inspect the registry of zones, teams and cameras.
     Registry(registry::RegistryArgs),
 }
@@ -32,6 +35,7 @@ impl Cli {
         match self.command {
             Command::Setup(args) => setup::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Events(args) => events::run(args).await,
             Command::Registry(args) => registry::run(args).await,
         }
     }
@@ -54,6 +58,7 @@ mod tests {
             &["vigilctl", "demo"],
             &["vigilctl", "registry", "seed"],
             &["vigilctl", "registry", "show", "--zone", "th"],
+            &["vigilctl", "events", "--camera", "cam-000001"],
         ] {
             super::Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }

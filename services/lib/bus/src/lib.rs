@@ -85,15 +85,15 @@ impl KafkaArgs {
         config
     }
 
-    /// Settings for a consumer in `group` that commits only what the caller
-    /// stored: auto offset *store* is off, so an offset is stored after the
-    /// record's effect is durable and the periodic commit picks it up.
+    /// Settings for a consumer in `group` that commits nothing by itself:
+    /// [`pipeline::run`] commits offsets once the records' effects are
+    /// durable.
     pub fn consumer_config(&self, group: &str) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", group)
-            .set("enable.auto.commit", "true")
+            .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")

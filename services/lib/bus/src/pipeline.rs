@@ -4,12 +4,16 @@
 //! record's effect is durable (produced and acknowledged, or written to the
 //! database), retrying on its own as long as it takes. Handlers run
 //! concurrently up to a bound, and their completions are taken in the order
-//! the records arrived, so the offset stored for a partition is always a
-//! contiguous "everything before this is done" mark. The periodic
-//! auto-commit then commits only stored offsets: at-least-once, nothing
-//! skipped. A record whose partition is revoked while in flight is simply
-//! processed again by the new owner — every effect in Vigil is idempotent.
+//! the records arrived, so the offset kept for a partition is always a
+//! contiguous "everything before this is done" mark. Every `commit_every`
+//! the pipeline snapshots those marks, runs the caller's `before_commit`
+//! (e.g. the writer's count rollup, which must cover every effect the
+//! snapshot includes), and commits the snapshot only if that succeeded:
+//! at-least-once, nothing skipped. A record whose partition is revoked
+//! while in flight is simply processed again by the new owner — every
+//! effect in Vigil is idempotent.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -20,10 +24,19 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// A handler's work for one record.
 pub type Effect = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Work that must succeed before offsets are committed; `false` skips this
+/// commit (the offsets are committed at a later one).
+pub type Gate = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// A `before_commit` for pipelines with nothing to do before committing.
+pub fn always_commit() -> Gate {
+    Box::pin(std::future::ready(true))
+}
 
 /// Where a record was: topic, partition, offset.
 type Position = (String, i32, i64);
@@ -38,6 +51,8 @@ pub struct PipelineConfig {
     pub max_in_flight: usize,
     /// Time allowed after shutdown to finish records in flight.
     pub drain: Duration,
+    /// How often finished offsets are committed.
+    pub commit_every: Duration,
 }
 
 /// What a pipeline did, for logs and tests.
@@ -47,26 +62,31 @@ pub struct PipelineStats {
     pub unfinished_at_shutdown: u64,
 }
 
-/// Consumes with `consumer` (already subscribed) until `shutdown`, running
-/// `handle` on every record; then drains in-flight records within the
-/// configured time and commits what is done.
+/// Consumes with `consumer` (subscribed, with auto-commit off) until
+/// `shutdown`, running `handle` on every record; then drains in-flight
+/// records within the configured time and commits what is done.
 pub async fn run(
     consumer: &StreamConsumer,
     config: PipelineConfig,
     handle: impl Fn(OwnedMessage) -> Effect,
+    before_commit: impl Fn() -> Gate,
     shutdown: CancellationToken,
 ) -> PipelineStats {
     let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
+    let mut done: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut stats = PipelineStats::default();
+    let mut commits = tokio::time::interval(config.commit_every);
+    commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let room = in_flight.len() < config.max_in_flight;
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
-                store(consumer, done);
+            Some((topic, partition, offset)) = in_flight.next(), if !in_flight.is_empty() => {
+                done.insert((topic, partition), offset);
                 stats.handled += 1;
             }
+            _ = commits.tick() => commit(consumer, &done, &before_commit, CommitMode::Async).await,
             message = consumer.recv(), if room => match message {
                 Ok(message) => {
                     let message = message.detach();
@@ -86,8 +106,8 @@ pub async fn run(
     }
 
     let drained = tokio::time::timeout(config.drain, async {
-        while let Some(done) = in_flight.next().await {
-            store(consumer, done);
+        while let Some((topic, partition, offset)) = in_flight.next().await {
+            done.insert((topic, partition), offset);
             stats.handled += 1;
         }
     })
@@ -99,23 +119,37 @@ pub async fn run(
             "Shutdown drain timed out; unfinished records will be consumed again."
         );
     }
-    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
-        // Nothing stored yet is not an error worth more than a note.
-        info!(%error, "Final offset commit did not happen.");
-    }
+    commit(consumer, &done, &before_commit, CommitMode::Sync).await;
     stats
 }
 
-/// Marks a finished record's offset for the next commit.
-fn store(consumer: &StreamConsumer, (topic, partition, offset): Position) {
-    let mut list = TopicPartitionList::new();
-    // The committed offset is the next one to read.
-    if list
-        .add_partition_offset(&topic, partition, Offset::Offset(offset + 1))
-        .is_ok()
-        && let Err(error) = consumer.store_offsets(&list)
-    {
-        // The partition was revoked meanwhile; its new owner redoes it.
-        tracing::debug!(%topic, partition, offset, %error, "Offset not stored.");
+/// Commits the offsets after the records in `done`, if `before_commit`
+/// succeeds. The snapshot is taken first, so everything it covers finished
+/// before `before_commit` started.
+async fn commit(
+    consumer: &StreamConsumer,
+    done: &BTreeMap<(String, i32), i64>,
+    before_commit: &impl Fn() -> Gate,
+    mode: CommitMode,
+) {
+    if done.is_empty() {
+        return;
+    }
+    let mut offsets = TopicPartitionList::new();
+    for ((topic, partition), offset) in done {
+        // The committed offset is the next one to read.
+        if let Err(error) =
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))
+        {
+            warn!(%topic, partition, %error, "Offset not committable.");
+        }
+    }
+    if !before_commit().await {
+        info!("Commit postponed: the pre-commit step did not complete.");
+        return;
+    }
+    if let Err(error) = consumer.commit(&offsets, mode) {
+        // Typically a partition revoked meanwhile; its new owner redoes it.
+        debug!(%error, "Offset commit failed.");
     }
 }

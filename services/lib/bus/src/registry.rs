@@ -104,9 +104,8 @@ pub async fn follow(
         topic: topic.clone(),
         source,
     };
-    let mut config = kafka.consumer_config("vigil-registry-follower");
+    let config = kafka.consumer_config("vigil-registry-follower");
     // Every follower reads the whole topic itself: no group, no commits.
-    config.set("enable.auto.commit", "false");
     let consumer: StreamConsumer = config.create().map_err(|source| BusError::Client {
         client: "consumer",
         brokers: kafka.brokers.clone(),

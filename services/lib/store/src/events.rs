@@ -45,6 +45,7 @@ pub struct EventStore {
     insert_by_camera_day: PreparedStatement,
     insert_by_plate_month: PreparedStatement,
     select_by_id: PreparedStatement,
+    select_by_camera_day: PreparedStatement,
 }
 
 /// The columns every table shares, taken once from the event.
@@ -160,6 +161,12 @@ impl EventStore {
                 "SELECT payload FROM ${keyspace}.events_by_id WHERE event_id = ?",
             )
             .await?,
+            select_by_camera_day: prepare(
+                "select from events_by_camera_day",
+                "SELECT payload FROM ${keyspace}.events_by_camera_day \
+                 WHERE camera_id = ? AND day = ? LIMIT ?",
+            )
+            .await?,
             session,
             ttl_seconds,
         })
@@ -268,6 +275,42 @@ impl EventStore {
         EnrichedDetection::decode(payload.as_slice())
             .map(Some)
             .map_err(|source| StoreError::Decode { event_id, source })
+    }
+
+    /// The newest `limit` events of `camera_id` on the UTC day holding
+    /// `at_ms`, newest first.
+    pub async fn recent_by_camera(
+        &self,
+        camera_id: &str,
+        at_ms: i64,
+        limit: i32,
+    ) -> Result<Vec<EnrichedDetection>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(
+                &self.select_by_camera_day,
+                (camera_id, CqlTimestamp(day_bucket(at_ms)), limit),
+            )
+            .await
+            .map_err(|source| StoreError::Execute {
+                what: format!("reading events of camera {camera_id}"),
+                source: Box::new(source),
+            })?;
+        let rows_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Rows {
+            what: "events_by_camera_day",
+            source: e,
+        };
+        let rows = result.into_rows_result().map_err(|e| rows_err(e.into()))?;
+        rows.rows::<(Vec<u8>,)>()
+            .map_err(|e| rows_err(e.into()))?
+            .map(|row| {
+                let (payload,) = row.map_err(|e| rows_err(e.into()))?;
+                EnrichedDetection::decode(payload.as_slice()).map_err(|source| StoreError::Decode {
+                    event_id: Uuid::nil(),
+                    source,
+                })
+            })
+            .collect()
     }
 
     async fn execute(

@@ -6,13 +6,17 @@
 //! local stack and CI) accept is used: no `WITH tablets`, `USING TIMEOUT`,
 //! `BYPASS CACHE`, CDC or materialized views.
 
+mod counts;
 mod events;
 mod migrate;
 mod registry;
+mod status;
 
+pub use counts::{CommuneHour, CountStore, HourCount, KindCount};
 pub use events::{EventStore, day_bucket, hour_bucket, month_bucket};
 pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use registry::RegistryStore;
+pub use status::{CameraStatus, StatusStore};
 
 use std::sync::Arc;
 use std::time::Duration;

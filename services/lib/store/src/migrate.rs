@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "registry",
         cql: include_str!("../migrations/0002_registry.cql"),
     },
+    Migration {
+        version: 3,
+        name: "counts_and_status",
+        cql: include_str!("../migrations/0003_counts_and_status.cql"),
+    },
 ];
 
 impl Migration {

@@ -1,0 +1,312 @@
+//! `vigil-writer`: the consumer group that makes the stream queryable. One
+//! consumer reads `vigil.enriched.v1` and `vigil.heartbeats.v1` and
+//! dispatches by topic:
+//!
+//! - **Enriched events** are written to ScyllaDB's query-first tables
+//!   (events by id, by commune-hour, by camera-day, by plate-month) and to
+//!   the per-event kinds table the counts are derived from. A database
+//!   error is retried with backoff for as long as it takes; a record's
+//!   offset is stored only once its writes succeeded, so nothing is ever
+//!   skipped. Every write is an upsert keyed by `event_id`, so redelivery
+//!   and replay overwrite rather than duplicate.
+//! - **Counts per commune, hour and kind** are never incremented: each
+//!   event leaves one row keyed by its id, and a rollup recounts, every
+//!   `--rollup-interval` and once more at shutdown, the commune-hours that
+//!   events were written to since its last pass — before the offsets of
+//!   those events are committed, so a crash never leaves a count short — storing each count with
+//!   `USING TIMESTAMP` = when its recount started, so the latest recount
+//!   wins across instances. Replaying the topic or redelivering a record
+//!   can never double-count. See `docs/counts.md` and
+//!   [`vigil_store::CountStore`].
+//! - **Heartbeats** update `camera_status`; cameras this instance has seen
+//!   that fall silent for `--offline-after` are marked offline, with a
+//!   `CAMERA_OFFLINE` alert to `vigil.alerts.v1` for their commune's team,
+//!   and `CAMERA_ONLINE` when they return (see the `liveness` module).
+//!
+//! Shutdown (SIGTERM): stop consuming, drain the records in flight (their
+//! writes finish or stay uncommitted), run the last rollup, exit.
+
+pub mod metrics;
+
+mod liveness;
+mod retry;
+mod rollup;
+mod sink;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use rdkafka::Message as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::FutureProducer;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use vigil_bus::pipeline::{self, Effect, Gate, PipelineConfig};
+use vigil_bus::{BusError, KafkaArgs};
+use vigil_runtime::{LogArgs, ShutdownArgs};
+use vigil_store::{CountStore, EventStore, StatusStore, StoreArgs, StoreError};
+
+use liveness::Liveness;
+use rollup::Rollup;
+use sink::EventSink;
+
+/// The writer's configuration: flags, or `VIGIL_*` environment variables.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "vigil-writer",
+    version,
+    about = "Vigil writer: enriched events and heartbeats -> ScyllaDB"
+)]
+pub struct Config {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Consumer group; instances in one group share the partitions.
+    #[arg(
+        long = "group",
+        env = "VIGIL_WRITER_GROUP",
+        default_value = "vigil-writer"
+    )]
+    pub group: String,
+    /// Records being written at once (the bound on in-flight database work).
+    #[arg(long, env = "VIGIL_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
+    /// How often the commune-hours written to are recounted into
+    /// event_counts and offsets committed; counts trail events by about this
+    /// much.
+    #[arg(long, env = "VIGIL_ROLLUP_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub rollup_interval: Duration,
+    /// A camera with no heartbeat for this long is marked offline (3 missed
+    /// heartbeats at the edge's default 30 s interval).
+    #[arg(long, env = "VIGIL_OFFLINE_AFTER", default_value = "90s", value_parser = humantime::parse_duration)]
+    pub offline_after: Duration,
+    /// How often cameras are checked for silence.
+    #[arg(long, env = "VIGIL_OFFLINE_CHECK", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub offline_check: Duration,
+    /// Address serving /metrics and /healthz.
+    #[arg(long, env = "VIGIL_METRICS_LISTEN", default_value = "127.0.0.1:8072")]
+    pub metrics_listen: SocketAddr,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub shutdown: ShutdownArgs,
+}
+
+impl Config {
+    /// Rejects settings the writer cannot run with, naming them.
+    fn validate(&self) -> Result<(), WriterError> {
+        let problem = if self.max_in_flight == 0 {
+            Some("--max-in-flight must be at least 1")
+        } else if self.rollup_interval.is_zero() {
+            Some("--rollup-interval must be longer than 0s")
+        } else if self.offline_check.is_zero() {
+            Some("--offline-check must be longer than 0s")
+        } else if self.offline_after.is_zero() {
+            Some("--offline-after must be longer than 0s")
+        } else {
+            None
+        };
+        problem.map_or(Ok(()), |problem| Err(WriterError::Config(problem)))
+    }
+}
+
+/// Why the writer could not start or stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    #[error("invalid configuration: {0}")]
+    Config(&'static str),
+    #[error("listening for /metrics on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("loading the registry: {0}")]
+    Registry(#[source] BusError),
+    #[error("{what}: {source}")]
+    Store {
+        what: &'static str,
+        source: StoreError,
+    },
+    #[error("{what}: {source}")]
+    Kafka {
+        what: &'static str,
+        source: KafkaError,
+    },
+}
+
+/// Runs until `shutdown`, then drains in-flight records, runs the last
+/// rollup and returns.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), WriterError> {
+    config.validate()?;
+    // Everything below stays up until the end of the drain, later than
+    // `shutdown`: alerts raised while draining still need the registry,
+    // and /metrics shows the drain.
+    let finished = CancellationToken::new();
+    let _finish_on_return = finished.clone().drop_guard();
+
+    let prometheus = vigil_runtime::metrics_recorder();
+    let listener = tokio::net::TcpListener::bind(config.metrics_listen)
+        .await
+        .map_err(|source| WriterError::Listen {
+            address: config.metrics_listen,
+            source,
+        })?;
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || std::future::ready(prometheus.render())),
+        )
+        .route("/healthz", get(|| async { "ok\n" }));
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(finished.clone().cancelled_owned())
+            .into_future(),
+    );
+
+    let (registry, follower) = vigil_bus::registry::follow(&config.kafka, finished.clone())
+        .await
+        .map_err(WriterError::Registry)?;
+    let store_err = |what| move |source| WriterError::Store { what, source };
+    let keyspace = config
+        .store
+        .keyspace()
+        .await
+        .map_err(store_err("connecting to the database"))?;
+    let ttl = config.store.event_ttl;
+    let events = EventStore::prepare(&keyspace, ttl)
+        .await
+        .map_err(store_err("preparing the event tables"))?;
+    let counts = CountStore::prepare(&keyspace, ttl)
+        .await
+        .map_err(store_err("preparing the count tables"))?;
+    let statuses = StatusStore::prepare(&keyspace)
+        .await
+        .map_err(store_err("preparing camera_status"))?;
+
+    let kafka_err = |what| move |source| WriterError::Kafka { what, source };
+    let producer: FutureProducer = config
+        .kafka
+        .producer_config()
+        .create()
+        .map_err(kafka_err("creating the alert producer"))?;
+    let consumer: StreamConsumer = config
+        .kafka
+        .consumer_config(&config.group)
+        .create()
+        .map_err(kafka_err("creating the consumer"))?;
+    let consumer = Arc::new(consumer);
+    let topics = config.kafka.topics();
+    consumer
+        .subscribe(&[&topics.enriched, &topics.heartbeats])
+        .map_err(kafka_err(
+            "subscribing to the enriched and heartbeat topics",
+        ))?;
+
+    let rollup = Arc::new(Rollup::new(counts.clone()));
+    let sink = Arc::new(EventSink {
+        events,
+        counts,
+        rollup: Arc::clone(&rollup),
+    });
+    let liveness = Arc::new(Liveness::new(
+        statuses,
+        registry,
+        producer,
+        topics.alerts.clone(),
+        config.offline_after,
+    ));
+    let watcher = tokio::spawn(Arc::clone(&liveness).watch(
+        config.offline_check,
+        Arc::clone(&consumer),
+        topics.heartbeats.clone(),
+        shutdown.clone(),
+    ));
+    info!(group = %config.group, enriched = %topics.enriched, heartbeats = %topics.heartbeats, "Writer started.");
+
+    let enriched_topic = topics.enriched;
+    let handle = |message: OwnedMessage| -> Effect {
+        // Subscribed to two topics: what is not enriched is a heartbeat.
+        if message.topic() == enriched_topic {
+            sink.handle(message)
+        } else {
+            liveness.handle(message)
+        }
+    };
+    // Offsets are committed only after the rollup recounted every
+    // commune-hour their events touched, so a crash can never leave a count
+    // short; the drain gets most of the grace period, the last rollup the
+    // rest.
+    let grace = config.shutdown.grace;
+    let before_commit = || -> Gate {
+        let rollup = Arc::clone(&rollup);
+        Box::pin(async move { rollup.pass().await })
+    };
+    let stats = pipeline::run(
+        &consumer,
+        PipelineConfig {
+            max_in_flight: config.max_in_flight,
+            drain: grace * 3 / 4,
+            commit_every: config.rollup_interval,
+        },
+        handle,
+        before_commit,
+        shutdown,
+    )
+    .await;
+    info!(
+        handled = stats.handled,
+        unfinished = stats.unfinished_at_shutdown,
+        "Consumption stopped."
+    );
+    let _ = watcher.await;
+
+    if rollup.pending() > 0 {
+        // Their offsets were not committed: the next start recounts them.
+        warn!(
+            pending = rollup.pending(),
+            "Stopped with commune-hours not yet recounted."
+        );
+    }
+    finished.cancel();
+    let _ = follower.await;
+    let _ = server.await;
+    info!("Writer stopped.");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Config;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_parse() {
+        let config = Config::try_parse_from(["vigil-writer"]).unwrap();
+        assert_eq!(config.group, "vigil-writer");
+        assert_eq!(config.max_in_flight, 256);
+        assert_eq!(config.rollup_interval.as_secs(), 10);
+        assert_eq!(config.offline_after.as_secs(), 90);
+        assert_eq!(config.offline_check.as_secs(), 10);
+        assert_eq!(config.metrics_listen.to_string(), "127.0.0.1:8072");
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_rejected_by_name() {
+        let config = Config::try_parse_from(["vigil-writer", "--rollup-interval", "0s"]).unwrap();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("--rollup-interval"), "{error}");
+    }
+}

@@ -1,0 +1,11 @@
+use clap::Parser;
+use vigil_writer::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    config.log.init();
+    let shutdown = vigil_runtime::shutdown_on_signals();
+    vigil_writer::run(config, shutdown).await?;
+    Ok(())
+}

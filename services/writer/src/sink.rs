@@ -1,0 +1,67 @@
+//! The Scylla sink for enriched events: each record is written to the four
+//! query tables and its commune-hour's kinds table, retried until that
+//! succeeds, and only then marked for the count rollup and released to the
+//! pipeline (which then stores its offset).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use prost::Message as _;
+use rdkafka::Message as _;
+use rdkafka::message::OwnedMessage;
+use tracing::error;
+use vigil_bus::pipeline::Effect;
+use vigil_proto::v1::EnrichedDetection;
+use vigil_store::{CountStore, EventStore};
+
+use crate::metrics::{self, Record, Unusable};
+use crate::retry;
+use crate::rollup::Rollup;
+
+/// What storing an enriched event needs.
+#[derive(Debug)]
+pub(crate) struct EventSink {
+    pub(crate) events: EventStore,
+    pub(crate) counts: CountStore,
+    pub(crate) rollup: Arc<Rollup>,
+}
+
+impl EventSink {
+    /// The pipeline effect for one record of `vigil.enriched.v1`.
+    pub(crate) fn handle(self: &Arc<Self>, message: OwnedMessage) -> Effect {
+        let sink = Arc::clone(self);
+        Box::pin(async move { sink.store(message).await })
+    }
+
+    async fn store(&self, message: OwnedMessage) {
+        let (partition, offset) = (message.partition(), message.offset());
+        let event = match EnrichedDetection::decode(message.payload().unwrap_or_default()) {
+            Ok(event) => event,
+            Err(error) => {
+                // The enricher wrote it, so this is a bug or a foreign
+                // producer; retrying cannot fix it and Kafka keeps the bytes.
+                error!(partition, offset, %error, "Skipping an undecodable enriched event.");
+                metrics::skipped(Record::Event, Unusable::Decode);
+                return;
+            }
+        };
+        let started = Instant::now();
+        let stored = retry::until_stored(|| async {
+            // The query tables first: an event they refuse is then never
+            // counted either.
+            self.events.write(&event).await?;
+            self.counts.record_event(&event).await
+        })
+        .await;
+        match stored {
+            Ok(touched) => {
+                self.rollup.mark(touched);
+                metrics::written(started.elapsed());
+            }
+            Err(error) => {
+                error!(partition, offset, %error, "Skipping an enriched event that cannot be stored.");
+                metrics::skipped(Record::Event, Unusable::Invalid);
+            }
+        }
+    }
+}
