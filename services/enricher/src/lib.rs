@@ -15,8 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use axum::Router;
-use axum::routing::get;
 use chrono::Utc;
 use prost::Message as _;
 use rdkafka::Message as _;
@@ -88,21 +86,9 @@ struct Stage {
 
 /// Runs until `shutdown`, then drains in-flight records and commits.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let metrics = vigil_runtime::metrics_recorder();
-    let listener = tokio::net::TcpListener::bind(config.metrics_listen)
+    let server = vigil_runtime::serve_metrics(config.metrics_listen, shutdown.clone())
         .await
         .with_context(|| format!("listening on {}", config.metrics_listen))?;
-    let app = Router::new()
-        .route(
-            "/metrics",
-            get(move || std::future::ready(metrics.render())),
-        )
-        .route("/healthz", get(|| async { "ok\n" }));
-    let server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future(),
-    );
 
     let (registry, follower) = vigil_bus::registry::follow(&config.kafka, shutdown.clone())
         .await

@@ -37,8 +37,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -150,24 +148,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Writ
     let finished = CancellationToken::new();
     let _finish_on_return = finished.clone().drop_guard();
 
-    let prometheus = vigil_runtime::metrics_recorder();
-    let listener = tokio::net::TcpListener::bind(config.metrics_listen)
+    let server = vigil_runtime::serve_metrics(config.metrics_listen, finished.clone())
         .await
         .map_err(|source| WriterError::Listen {
             address: config.metrics_listen,
             source,
         })?;
-    let app = Router::new()
-        .route(
-            "/metrics",
-            get(move || std::future::ready(prometheus.render())),
-        )
-        .route("/healthz", get(|| async { "ok\n" }));
-    let server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(finished.clone().cancelled_owned())
-            .into_future(),
-    );
 
     let (registry, follower) = vigil_bus::registry::follow(&config.kafka, finished.clone())
         .await

@@ -93,6 +93,27 @@ pub fn metrics_recorder() -> PrometheusHandle {
         .clone()
 }
 
+/// Serves `/metrics` (Prometheus text) and `/healthz` on `address` until
+/// `shutdown`. Binds before returning, so a busy port fails at start-up.
+pub async fn serve_metrics(
+    address: std::net::SocketAddr,
+    shutdown: CancellationToken,
+) -> std::io::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let recorder = metrics_recorder();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || std::future::ready(recorder.render())),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    Ok(tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .into_future(),
+    ))
+}
+
 /// How long a service may take to drain after the shutdown signal; shorter
 /// than Kubernetes' default 30 s termination grace period.
 #[derive(Debug, Clone, clap::Args)]

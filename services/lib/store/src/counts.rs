@@ -72,10 +72,9 @@ impl CountStore {
         let kinds = keyspace.table("event_kinds_by_commune_hour");
         let counts = keyspace.table("event_counts");
         Ok(Self {
-            insert_kind: prepare(
-                &session,
+            insert_kind: keyspace.prepare(
                 "insert into event_kinds_by_commune_hour",
-                format!(
+                &format!(
                     "INSERT INTO {kinds} (commune_id, hour, kind, event_id) VALUES (?, ?, ?, ?) \
                      USING TTL ?"
                 ),
@@ -84,28 +83,25 @@ impl CountStore {
             // Cassandra and ScyllaDB both group by a clustering prefix once
             // the partition key is fixed; the server scans the partition and
             // returns one row per kind. The driver pages through the groups.
-            count_kinds: prepare(
-                &session,
+            count_kinds: keyspace.prepare(
                 "count of event_kinds_by_commune_hour",
-                format!(
+                &format!(
                     "SELECT kind, COUNT(*) FROM {kinds} WHERE commune_id = ? AND hour = ? \
                      GROUP BY kind"
                 ),
             )
             .await?,
-            upsert_count: prepare(
-                &session,
+            upsert_count: keyspace.prepare(
                 "upsert into event_counts",
-                format!(
+                &format!(
                     "INSERT INTO {counts} (commune_id, day, hour, kind, count) VALUES (?, ?, ?, ?, ?) \
                      USING TTL ? AND TIMESTAMP ?"
                 ),
             )
             .await?,
-            select_counts: prepare(
-                &session,
+            select_counts: keyspace.prepare(
                 "select from event_counts",
-                format!(
+                &format!(
                     "SELECT hour, kind, count FROM {counts} WHERE commune_id = ? AND day = ?"
                 ),
             )
@@ -274,24 +270,6 @@ fn kind_row(event: &EnrichedDetection) -> Result<(CommuneHour, i32, Uuid), Store
         hour: hour_bucket(captured_at_ms),
     };
     Ok((key, detection.kind, event_id))
-}
-
-async fn prepare(
-    session: &Session,
-    what: &'static str,
-    cql: String,
-) -> Result<PreparedStatement, StoreError> {
-    let mut statement = session
-        .prepare(cql)
-        .await
-        .map_err(|source| StoreError::Prepare {
-            what,
-            source: Box::new(source),
-        })?;
-    // Upserts by key (the count upsert carries its own timestamp) and reads:
-    // the driver may retry and speculate freely.
-    statement.set_is_idempotent(true);
-    Ok(statement)
 }
 
 #[cfg(test)]

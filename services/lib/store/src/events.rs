@@ -110,64 +110,45 @@ impl EventStore {
     /// zero keeps events forever.
     pub async fn prepare(keyspace: &Keyspace, ttl: Duration) -> Result<Self, StoreError> {
         let ttl_seconds = i32::try_from(ttl.as_secs()).unwrap_or(i32::MAX);
-        let session = Arc::clone(keyspace.session());
-        let prepare = |what: &'static str, cql: &'static str| {
-            let session = Arc::clone(&session);
-            let cql = cql.replace("${keyspace}", keyspace.name());
-            async move {
-                let mut statement =
-                    session
-                        .prepare(cql)
-                        .await
-                        .map_err(|source| StoreError::Prepare {
-                            what,
-                            source: Box::new(source),
-                        })?;
-                // Every statement here is an upsert by key or a read, so the
-                // driver may retry and speculate freely.
-                statement.set_is_idempotent(true);
-                Ok::<_, StoreError>(statement)
-            }
-        };
         Ok(Self {
-            insert_by_id: prepare(
+            insert_by_id: keyspace.prepare(
                 "insert into events_by_id",
                 "INSERT INTO ${keyspace}.events_by_id (event_id, camera_id, commune_id, captured_at, payload) \
                  VALUES (?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
-            insert_by_commune_hour: prepare(
+            insert_by_commune_hour: keyspace.prepare(
                 "insert into events_by_commune_hour",
                 "INSERT INTO ${keyspace}.events_by_commune_hour (commune_id, hour, captured_at, event_id, \
                  village_id, camera_id, kind, plate_normalized, payload) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
-            insert_by_camera_day: prepare(
+            insert_by_camera_day: keyspace.prepare(
                 "insert into events_by_camera_day",
                 "INSERT INTO ${keyspace}.events_by_camera_day (camera_id, day, captured_at, event_id, kind, \
                  plate_normalized, payload) VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
-            insert_by_plate_month: prepare(
+            insert_by_plate_month: keyspace.prepare(
                 "insert into events_by_plate_month",
                 "INSERT INTO ${keyspace}.events_by_plate_month (plate_normalized, month, captured_at, \
                  event_id, camera_id, commune_id, village_id, payload) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
-            select_by_id: prepare(
+            select_by_id: keyspace.prepare(
                 "select from events_by_id",
                 "SELECT payload FROM ${keyspace}.events_by_id WHERE event_id = ?",
             )
             .await?,
-            select_by_camera_day: prepare(
+            select_by_camera_day: keyspace.prepare(
                 "select from events_by_camera_day",
                 "SELECT payload FROM ${keyspace}.events_by_camera_day \
                  WHERE camera_id = ? AND day = ? LIMIT ?",
             )
             .await?,
-            session,
+            session: Arc::clone(keyspace.session()),
             ttl_seconds,
         })
     }

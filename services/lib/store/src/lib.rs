@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::statement::prepared::PreparedStatement;
 
 /// Errors from the store; each names the operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +122,26 @@ impl Keyspace {
     /// `keyspace.table`.
     pub(crate) fn table(&self, table: &str) -> String {
         format!("{}.{table}", self.name)
+    }
+
+    /// Prepares `cql` (with `${keyspace}` replaced by this keyspace) as an
+    /// idempotent statement: every statement Vigil prepares is an upsert by
+    /// key or a read, so the driver may retry and speculate freely.
+    pub(crate) async fn prepare(
+        &self,
+        what: &'static str,
+        cql: &str,
+    ) -> Result<PreparedStatement, StoreError> {
+        let mut statement = self
+            .session
+            .prepare(cql.replace("${keyspace}", &self.name))
+            .await
+            .map_err(|source| StoreError::Prepare {
+                what,
+                source: Box::new(source),
+            })?;
+        statement.set_is_idempotent(true);
+        Ok(statement)
     }
 }
 

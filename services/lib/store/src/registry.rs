@@ -227,24 +227,13 @@ const WATCHLIST_COLUMNS: &str =
 impl RegistryStore {
     /// Prepares the statements against the migrated `keyspace`.
     pub async fn prepare(keyspace: &Keyspace) -> Result<Self, StoreError> {
-        let session = Arc::clone(keyspace.session());
         let upsert = |table: &'static str, columns: &'static str| {
-            let session = Arc::clone(&session);
-            let qualified = keyspace.table(table);
-            async move {
-                let markers = vec!["?"; columns.split(',').count()].join(", ");
-                let mut statement = session
-                    .prepare(format!(
-                        "INSERT INTO {qualified} ({columns}) VALUES ({markers})"
-                    ))
-                    .await
-                    .map_err(|source| StoreError::Prepare {
-                        what: table,
-                        source: Box::new(source),
-                    })?;
-                statement.set_is_idempotent(true);
-                Ok::<_, StoreError>(statement)
-            }
+            let markers = vec!["?"; columns.split(',').count()].join(", ");
+            let cql = format!(
+                "INSERT INTO {} ({columns}) VALUES ({markers})",
+                keyspace.table(table)
+            );
+            async move { keyspace.prepare(table, &cql).await }
         };
         Ok(Self {
             upsert_zone: upsert("zones", ZONE_COLUMNS).await?,
@@ -252,7 +241,7 @@ impl RegistryStore {
             upsert_camera: upsert("cameras", CAMERA_COLUMNS).await?,
             upsert_watchlist: upsert("watchlist", WATCHLIST_COLUMNS).await?,
             keyspace: keyspace.name().to_owned(),
-            session,
+            session: Arc::clone(keyspace.session()),
         })
     }
 

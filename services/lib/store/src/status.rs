@@ -87,47 +87,31 @@ impl StatusStore {
     pub async fn prepare(keyspace: &Keyspace) -> Result<Self, StoreError> {
         let session = Arc::clone(keyspace.session());
         let table = keyspace.table("camera_status");
-        let prepare = |what: &'static str, cql: String| {
-            let session = Arc::clone(&session);
-            async move {
-                let mut statement =
-                    session
-                        .prepare(cql)
-                        .await
-                        .map_err(|source| StoreError::Prepare {
-                            what,
-                            source: Box::new(source),
-                        })?;
-                // Upserts with explicit timestamps, and reads.
-                statement.set_is_idempotent(true);
-                Ok::<_, StoreError>(statement)
-            }
-        };
         Ok(Self {
-            upsert_heartbeat: prepare(
+            upsert_heartbeat: keyspace.prepare(
                 "upsert of a heartbeat into camera_status",
-                format!(
+                &format!(
                     "INSERT INTO {table} (camera_id, site_id, last_heartbeat, buffer_depth, link_state, online) \
                      VALUES (?, ?, ?, ?, ?, true) USING TIMESTAMP ?"
                 ),
             )
             .await?,
-            upsert_online: prepare(
+            upsert_online: keyspace.prepare(
                 "upsert of online into camera_status",
-                format!(
+                &format!(
                     "INSERT INTO {table} (camera_id, online, changed_at) VALUES (?, ?, ?) \
                      USING TIMESTAMP ?"
                 ),
             )
             .await?,
-            select_one: prepare(
+            select_one: keyspace.prepare(
                 "select from camera_status",
-                format!("SELECT {COLUMNS} FROM {table} WHERE camera_id = ?"),
+                &format!("SELECT {COLUMNS} FROM {table} WHERE camera_id = ?"),
             )
             .await?,
-            select_all: prepare(
+            select_all: keyspace.prepare(
                 "scan of camera_status",
-                format!("SELECT {COLUMNS} FROM {table}"),
+                &format!("SELECT {COLUMNS} FROM {table}"),
             )
             .await?,
             session,
