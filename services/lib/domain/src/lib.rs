@@ -16,6 +16,9 @@ pub mod team;
 pub mod watchlist;
 pub mod zone;
 
+#[cfg(test)]
+mod roundtrip_tests;
+
 pub use camera::{Camera, GeoPoint};
 pub use convert::ConversionError;
 pub use detection::Detection;
