@@ -13,7 +13,7 @@ use anyhow::ensure;
 use chrono::Utc;
 use common::{
     Writer, config, enriched, event_id, eventually, expected_counts, metric, produce_events,
-    producer, row_count, stored_counts,
+    producer, stored_counts,
 };
 use vigil_proto::v1::EnrichedDetection;
 use vigil_store::{CountStore, EventStore};
@@ -55,9 +55,6 @@ impl Drop for Restart {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cassandra_outage_loses_nothing() -> anyhow::Result<()> {
     let env = TestEnv::new("writer_outage").await?;
-    // Prepared while the node is up; the driver re-prepares them if needed.
-    let store = EventStore::prepare(&env.keyspace, env.store.event_ttl).await?;
-    let counts = CountStore::prepare(&env.keyspace, env.store.event_ttl).await?;
     let writer = Writer::start(config(&env, "writer-outage", &[]));
     let producer = producer(&env)?;
 
@@ -95,13 +92,33 @@ async fn a_cassandra_outage_loses_nothing() -> anyhow::Result<()> {
 
     let events = production.await??;
     let recovering = Instant::now();
+    // The test's own session went through the restart too and may not
+    // recover by itself; verify through a fresh connection, reconnecting
+    // until one works, so a broken observer is never mistaken for loss.
+    let keyspace = eventually("a fresh connection to Cassandra", RECOVERY, || async {
+        Ok(env.store.keyspace().await.ok())
+    })
+    .await?;
     eventually("every event to be in events_by_id", RECOVERY, || async {
-        // The test's own session reconnects too; until then, keep polling.
-        let stored = row_count(&env, "events_by_id").await.unwrap_or(0);
+        let query = format!("SELECT COUNT(*) FROM {}.events_by_id", keyspace.name());
+        let stored = match keyspace.session().query_unpaged(query, ()).await {
+            Ok(result) => result.into_rows_result()?.first_row::<(i64,)>()?.0,
+            Err(_) => 0,
+        };
         Ok((stored == events.len() as i64).then_some(()))
     })
     .await?;
     let caught_up_in = recovering.elapsed();
+    let (store, counts) = eventually(
+        "statements prepared after the restart",
+        RECOVERY,
+        || async {
+            let store = EventStore::prepare(&keyspace, env.store.event_ttl).await;
+            let counts = CountStore::prepare(&keyspace, env.store.event_ttl).await;
+            Ok(store.ok().zip(counts.ok()))
+        },
+    )
+    .await?;
     let mut missing = HashSet::new();
     for event in &events {
         if store.get(event_id(event)).await?.is_none() {

@@ -38,10 +38,6 @@ pub fn always_commit() -> Gate {
     Box::pin(std::future::ready(true))
 }
 
-/// Records not yet processed, per topic and partition (the scrape target
-/// says which service).
-pub const CONSUMER_LAG: &str = "vigil_consumer_lag_records";
-
 /// Where a record was: topic, partition, offset.
 type Position = (String, i32, i64);
 
@@ -90,10 +86,7 @@ pub async fn run(
                 done.insert((topic, partition), offset);
                 stats.handled += 1;
             }
-            _ = commits.tick() => {
-                report_lag(consumer, &done);
-                commit(consumer, &done, &before_commit, CommitMode::Async).await;
-            }
+            _ = commits.tick() => commit(consumer, &done, &before_commit, CommitMode::Async).await,
             message = consumer.recv(), if room => match message {
                 Ok(message) => {
                     let message = message.detach();
@@ -128,20 +121,6 @@ pub async fn run(
     }
     commit(consumer, &done, &before_commit, CommitMode::Sync).await;
     stats
-}
-
-/// Sets the lag gauge of every partition this consumer has processed.
-/// Asking the broker for high watermarks blocks briefly (a short timeout,
-/// once per commit interval, per partition) — cheap next to the commit.
-fn report_lag(consumer: &StreamConsumer, done: &BTreeMap<(String, i32), i64>) {
-    for ((topic, partition), offset) in done {
-        if let Ok((_, high)) =
-            consumer.fetch_watermarks(topic, *partition, Duration::from_millis(200))
-        {
-            let lag = (high - offset - 1).max(0);
-            metrics::gauge!(CONSUMER_LAG, "topic" => topic.clone(), "partition" => partition.to_string()).set(lag as f64);
-        }
-    }
 }
 
 /// Commits the offsets after the records in `done`, if `before_commit`
