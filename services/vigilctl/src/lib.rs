@@ -1,11 +1,16 @@
 //! `vigilctl`, the operator's command line: prepares a cluster (topics and
-//! schema), manages the registry, and runs the demo. Each subcommand is a module with its own
-//! arguments and a `run`.
+//! schema), manages the registry and API tokens, runs the demo, and queries
+//! vigil-api (events, trajectories, coverage, counts, fleet, alerts,
+//! watchlist, extractions, audit) printing tables or `--json`. Each
+//! subcommand is a module (or a function of one) with its own arguments.
 
+pub mod client;
 pub mod demo;
-pub mod events;
+pub mod manage;
+pub mod query;
 pub mod registry;
 pub mod setup;
+pub mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -23,10 +28,38 @@ enum Command {
     Setup(setup::SetupArgs),
     /// Send one detection through Kafka into the database and read it back.
     Demo(demo::DemoArgs),
-    /// The latest stored events of one camera.
-    Events(events::EventsArgs),
     /// Seed, import, export and inspect the registry of zones, teams and cameras.
     Registry(registry::RegistryArgs),
+    /// Issue, list and revoke API tokens.
+    Token(token::TokenArgs),
+    /// Events in a zone and time window, newest first.
+    Events(query::EventsArgs),
+    /// Where a plate was seen (needs --reason; audited).
+    Trajectory(query::TrajectoryArgs),
+    /// Which cameras of a zone were offline or silent in a window.
+    Coverage(query::CoverageArgs),
+    /// Events per zone, hour and kind.
+    Counts(query::CountsArgs),
+    /// Cameras online and offline per commune.
+    Fleet(query::FleetArgs),
+    /// Follow live alerts.
+    Alerts(query::AlertsArgs),
+    /// Zones under a parent.
+    Zones(manage::ZonesArgs),
+    /// The team of a village.
+    Team(manage::TeamArgs),
+    /// Cameras of a zone.
+    Cameras(manage::CamerasArgs),
+    /// List, add and remove watchlist entries.
+    Watchlist(manage::WatchlistArgs),
+    /// Extract a case's events with snapshot hashes (audited).
+    Extract(manage::ExtractArgs),
+    /// Extractions per case or commune, and statistics.
+    Extractions(manage::ExtractionsArgs),
+    /// The audit log (auditors).
+    Audit(manage::AuditArgs),
+    /// Who the token is.
+    Whoami(manage::WhoAmIArgs),
 }
 
 impl Cli {
@@ -35,8 +68,22 @@ impl Cli {
         match self.command {
             Command::Setup(args) => setup::run(args).await,
             Command::Demo(args) => demo::run(args).await,
-            Command::Events(args) => events::run(args).await,
             Command::Registry(args) => registry::run(args).await,
+            Command::Token(args) => token::run(args).await,
+            Command::Events(args) => query::events(args).await,
+            Command::Trajectory(args) => query::trajectory(args).await,
+            Command::Coverage(args) => query::coverage(args).await,
+            Command::Counts(args) => query::counts(args).await,
+            Command::Fleet(args) => query::fleet(args).await,
+            Command::Alerts(args) => query::alerts(args).await,
+            Command::Zones(args) => manage::zones(args).await,
+            Command::Team(args) => manage::team(args).await,
+            Command::Cameras(args) => manage::cameras(args).await,
+            Command::Watchlist(args) => manage::watchlist(args).await,
+            Command::Extract(args) => manage::extract(args).await,
+            Command::Extractions(args) => manage::extractions(args).await,
+            Command::Audit(args) => manage::audit(args).await,
+            Command::Whoami(args) => manage::whoami(args).await,
         }
     }
 }
@@ -58,7 +105,38 @@ mod tests {
             &["vigilctl", "demo"],
             &["vigilctl", "registry", "seed"],
             &["vigilctl", "registry", "show", "--zone", "th"],
-            &["vigilctl", "events", "--camera", "cam-000001"],
+            &[
+                "vigilctl",
+                "events",
+                "--token",
+                "t",
+                "--camera",
+                "cam-000001",
+            ],
+            &[
+                "vigilctl",
+                "trajectory",
+                "--token",
+                "t",
+                "36A-123.45",
+                "--reason",
+                "case 7",
+            ],
+            &[
+                "vigilctl", "counts", "--token", "t", "--since", "24h", "--kind", "plate",
+            ],
+            &[
+                "vigilctl", "token", "issue", "--name", "n", "--role", "auditor", "--zone", "th",
+            ],
+            &[
+                "vigilctl",
+                "extractions",
+                "--token",
+                "t",
+                "--stats",
+                "--since",
+                "365days",
+            ],
         ] {
             super::Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }

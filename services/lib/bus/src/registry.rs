@@ -89,6 +89,24 @@ impl RegistryPublisher {
     }
 }
 
+impl RegistryPublisher {
+    /// Publishes a tombstone for `key` (e.g. `watchlist/wl-1`): followers
+    /// drop the record, and compaction eventually removes it from the topic.
+    pub async fn retract(&self, key: &str) -> Result<(), BusError> {
+        self.producer
+            .send(
+                FutureRecord::<str, [u8]>::to(&self.topic).key(key),
+                Duration::from_secs(60),
+            )
+            .await
+            .map(drop)
+            .map_err(|(source, _)| BusError::Produce {
+                record: format!("tombstone {key} to {}", self.topic),
+                source,
+            })
+    }
+}
+
 /// A registry kept current from the changelog.
 pub type SharedRegistry = Arc<RwLock<Registry>>;
 

@@ -1,4 +1,5 @@
-//! The query-first event tables: one insert per table from the same enriched
+//! The query-first event tables: one insert per table (five, with the
+//! plate-key table for fuzzy search) from the same enriched
 //! event, and the point read by event id.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
+use vigil_domain::plate::ocr_key;
 use vigil_proto::v1::EnrichedDetection;
 
 use crate::{Keyspace, StoreError};
@@ -44,6 +46,7 @@ pub struct EventStore {
     insert_by_commune_hour: PreparedStatement,
     insert_by_camera_day: PreparedStatement,
     insert_by_plate_month: PreparedStatement,
+    insert_by_plate_key_month: PreparedStatement,
     select_by_id: PreparedStatement,
     select_by_camera_day: PreparedStatement,
 }
@@ -59,6 +62,9 @@ struct EventKeys<'a> {
     kind: i32,
     /// Empty when the event has no plate (a null would write a tombstone).
     plate_normalized: &'a str,
+    /// OCR-confusion key of the plate (of the raw read when it could not be
+    /// normalized); empty without a plate.
+    plate_key: String,
 }
 
 impl<'a> EventKeys<'a> {
@@ -92,6 +98,11 @@ impl<'a> EventKeys<'a> {
             .plate
             .as_ref()
             .map_or("", |p| p.normalized.as_str());
+        let plate_key = match &detection.plate {
+            Some(plate) if !plate.normalized.is_empty() => ocr_key(&plate.normalized),
+            Some(plate) => ocr_key(&plate.text),
+            None => String::new(),
+        };
         Ok(Self {
             event_id,
             captured_at: CqlTimestamp(captured_at_ms),
@@ -101,6 +112,7 @@ impl<'a> EventKeys<'a> {
             village_id: &event.village_id,
             kind: detection.kind,
             plate_normalized,
+            plate_key,
         })
     }
 }
@@ -135,6 +147,13 @@ impl EventStore {
                 "INSERT INTO ${keyspace}.events_by_plate_month (plate_normalized, month, captured_at, \
                  event_id, camera_id, commune_id, village_id, payload) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
+            )
+            .await?,
+            insert_by_plate_key_month: keyspace.prepare(
+                "insert into events_by_plate_key_month",
+                "INSERT INTO ${keyspace}.events_by_plate_key_month (plate_key, month, captured_at, \
+                 event_id, plate_normalized, commune_id, payload) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
             select_by_id: keyspace.prepare(
@@ -228,7 +247,28 @@ impl EventStore {
             )
             .await
         };
-        futures::try_join!(by_id, by_commune, by_camera, by_plate)?;
+        let by_plate_key = async {
+            if keys.plate_key.is_empty() {
+                return Ok(());
+            }
+            self.execute(
+                "events_by_plate_key_month",
+                &keys,
+                &self.insert_by_plate_key_month,
+                (
+                    &keys.plate_key,
+                    CqlTimestamp(month_bucket(keys.captured_at_ms)),
+                    at,
+                    keys.event_id,
+                    keys.plate_normalized,
+                    keys.commune_id,
+                    &payload,
+                    ttl,
+                ),
+            )
+            .await
+        };
+        futures::try_join!(by_id, by_commune, by_camera, by_plate, by_plate_key)?;
         Ok(())
     }
 

@@ -6,17 +6,23 @@
 //! local stack and CI) accept is used: no `WITH tablets`, `USING TIMEOUT`,
 //! `BYPASS CACHE`, CDC or materialized views.
 
+mod access;
 mod counts;
 mod events;
+mod extractions;
 mod migrate;
+mod reads;
 mod registry;
 mod status;
 
+pub use access::{AuditStore, TokenRecord, TokenStore, mint_token, parse_token, secret_digest};
 pub use counts::{CommuneHour, CountStore, HourCount, KindCount};
 pub use events::{EventStore, day_bucket, hour_bucket, month_bucket};
+pub use extractions::ExtractionStore;
 pub use migrate::{MIGRATIONS, Migration, migrate};
+pub use reads::{Direction, EventReader, EventRow, Partition};
 pub use registry::RegistryStore;
-pub use status::{CameraStatus, StatusStore};
+pub use status::{CameraStatus, StatusChange, StatusStore};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,6 +148,62 @@ impl Keyspace {
             })?;
         statement.set_is_idempotent(true);
         Ok(statement)
+    }
+}
+
+/// Runs `statement` and collects every row (paging through them), naming
+/// `what` in errors.
+pub(crate) async fn fetch_all<T>(
+    session: &Session,
+    statement: &PreparedStatement,
+    values: impl scylla::serialize::row::SerializeRow,
+    what: impl FnOnce() -> String,
+    table: &'static str,
+) -> Result<Vec<T>, StoreError>
+where
+    T: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
+{
+    use futures::TryStreamExt;
+    let pager = session
+        .execute_iter(statement.clone(), values)
+        .await
+        .map_err(|source| StoreError::Execute {
+            what: what(),
+            source: Box::new(source),
+        })?;
+    pager
+        .rows_stream::<T>()
+        .map_err(|e| rows_error(table, e))?
+        .try_collect()
+        .await
+        .map_err(|e| rows_error(table, e))
+}
+
+/// Runs `statement` (an insert or update), naming `what` in errors.
+pub(crate) async fn execute(
+    session: &Session,
+    statement: &PreparedStatement,
+    values: impl scylla::serialize::row::SerializeRow,
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    session
+        .execute_unpaged(statement, values)
+        .await
+        .map(drop)
+        .map_err(|source| StoreError::Execute {
+            what: what(),
+            source: Box::new(source),
+        })
+}
+
+/// A row-decoding error of `table`.
+pub(crate) fn rows_error(
+    table: &'static str,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> StoreError {
+    StoreError::Rows {
+        what: table,
+        source: source.into(),
     }
 }
 

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "counts_and_status",
         cql: include_str!("../migrations/0003_counts_and_status.cql"),
     },
+    Migration {
+        version: 4,
+        name: "api",
+        cql: include_str!("../migrations/0004_api.cql"),
+    },
 ];
 
 impl Migration {

@@ -215,6 +215,7 @@ pub struct RegistryStore {
     upsert_team: PreparedStatement,
     upsert_camera: PreparedStatement,
     upsert_watchlist: PreparedStatement,
+    delete_watchlist: PreparedStatement,
 }
 
 const ZONE_COLUMNS: &str = "zone_id, kind, name, parent_id, path, police_unit";
@@ -240,6 +241,12 @@ impl RegistryStore {
             upsert_team: upsert("teams", TEAM_COLUMNS).await?,
             upsert_camera: upsert("cameras", CAMERA_COLUMNS).await?,
             upsert_watchlist: upsert("watchlist", WATCHLIST_COLUMNS).await?,
+            delete_watchlist: keyspace
+                .prepare(
+                    "delete from watchlist",
+                    "DELETE FROM ${keyspace}.watchlist WHERE entry_id = ?",
+                )
+                .await?,
             keyspace: keyspace.name().to_owned(),
             session: Arc::clone(keyspace.session()),
         })
@@ -297,6 +304,14 @@ impl RegistryStore {
             what: format!("writing {}", entity.key()),
             source: Box::new(source),
         })
+    }
+
+    /// Deletes watchlist entry `entry_id` (no error if it is absent).
+    pub async fn delete_watchlist(&self, entry_id: &str) -> Result<(), StoreError> {
+        crate::execute(&self.session, &self.delete_watchlist, (entry_id,), || {
+            format!("deleting watchlist entry {entry_id}")
+        })
+        .await
     }
 
     async fn scan<Row, T>(&self, table: &'static str, columns: &str) -> Result<Vec<T>, StoreError>

@@ -21,7 +21,7 @@ use scylla::statement::prepared::PreparedStatement;
 use vigil_proto::v1::Heartbeat;
 use vigil_proto::v1::heartbeat::LinkState;
 
-use crate::{Keyspace, StoreError};
+use crate::{Keyspace, StoreError, execute, rows_error};
 
 /// What is known about one camera.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +80,15 @@ pub struct StatusStore {
     upsert_online: PreparedStatement,
     select_one: PreparedStatement,
     select_all: PreparedStatement,
+    insert_change: PreparedStatement,
+    select_changes: PreparedStatement,
+}
+
+/// One offline/online decision from `camera_status_changes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusChange {
+    pub at: DateTime<Utc>,
+    pub online: bool,
 }
 
 impl StatusStore {
@@ -112,6 +121,18 @@ impl StatusStore {
             select_all: keyspace.prepare(
                 "scan of camera_status",
                 &format!("SELECT {COLUMNS} FROM {table}"),
+            )
+            .await?,
+            insert_change: keyspace.prepare(
+                "insert into camera_status_changes",
+                "INSERT INTO ${keyspace}.camera_status_changes (camera_id, changed_at, online) \
+                 VALUES (?, ?, ?)",
+            )
+            .await?,
+            select_changes: keyspace.prepare(
+                "select from camera_status_changes",
+                "SELECT changed_at, online FROM ${keyspace}.camera_status_changes \
+                 WHERE camera_id = ? AND changed_at < ?",
             )
             .await?,
             session,
@@ -157,24 +178,65 @@ impl StatusStore {
     }
 
     /// Records that `camera_id` went offline or came online, as decided at
-    /// `at`.
+    /// `at`: the current status, and the decision in the camera's history.
     pub async fn set_online(
         &self,
         camera_id: &str,
         online: bool,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.session
-            .execute_unpaged(
-                &self.upsert_online,
-                (camera_id, online, at, at.timestamp_micros()),
-            )
+        let what = || format!("marking camera {camera_id} online={online} in camera_status");
+        let current = execute(
+            &self.session,
+            &self.upsert_online,
+            (camera_id, online, at, at.timestamp_micros()),
+            what,
+        );
+        let history = execute(
+            &self.session,
+            &self.insert_change,
+            (camera_id, at, online),
+            what,
+        );
+        futures::try_join!(current, history)?;
+        Ok(())
+    }
+
+    /// The offline/online decisions about `camera_id` made before `end`,
+    /// newest first, down to and including the last one before `start`
+    /// (which says what the camera was when `start` came).
+    pub async fn changes(
+        &self,
+        camera_id: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<StatusChange>, StoreError> {
+        let pager = self
+            .session
+            .execute_iter(self.select_changes.clone(), (camera_id, end))
             .await
-            .map(drop)
             .map_err(|source| StoreError::Execute {
-                what: format!("marking camera {camera_id} online={online} in camera_status"),
+                what: format!("reading the status history of camera {camera_id}"),
                 source: Box::new(source),
-            })
+            })?;
+        let mut rows = pager
+            .rows_stream::<(DateTime<Utc>, Option<bool>)>()
+            .map_err(|e| rows_error("camera_status_changes", e))?;
+        let mut changes = Vec::new();
+        while let Some((at, online)) = rows
+            .try_next()
+            .await
+            .map_err(|e| rows_error("camera_status_changes", e))?
+        {
+            changes.push(StatusChange {
+                at,
+                online: online.unwrap_or(false),
+            });
+            if at < start {
+                break;
+            }
+        }
+        Ok(changes)
     }
 
     /// The status of `camera_id`, if it ever sent a heartbeat.

@@ -1,0 +1,202 @@
+//! What every gRPC service of the API shares: the stores, the live registry,
+//! the authenticator, page tokens, limits, and the audit trail.
+
+use std::future::Future;
+use std::sync::{Arc, RwLockReadGuard};
+use std::time::Instant;
+
+use chrono::Utc;
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+use vigil_bus::KafkaArgs;
+use vigil_bus::registry::{RegistryPublisher, SharedRegistry};
+use vigil_domain::{Registry, ZoneLevel};
+use vigil_proto::v1::{AuditEntry, EnrichedDetection};
+use vigil_store::{
+    AuditStore, CountStore, EventReader, EventRow, EventStore, ExtractionStore, RegistryStore,
+    StatusStore, StoreError,
+};
+
+use crate::auth::{Authenticator, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::metrics;
+use crate::paging::PageTokens;
+
+/// Bounds on what one request may ask for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) default_page_size: usize,
+    pub(crate) max_page_size: usize,
+    /// Partitions queried at once by one request.
+    pub(crate) fanout: usize,
+    /// Events one extraction may hold.
+    pub(crate) max_extraction: usize,
+}
+
+/// The stores the API reads and writes.
+#[derive(Debug, Clone)]
+pub(crate) struct Stores {
+    pub(crate) reader: EventReader,
+    pub(crate) events: EventStore,
+    pub(crate) counts: CountStore,
+    pub(crate) statuses: StatusStore,
+    pub(crate) registry: RegistryStore,
+    pub(crate) extractions: ExtractionStore,
+    pub(crate) audit: AuditStore,
+}
+
+/// Shared state of the API's services.
+#[derive(Debug)]
+pub(crate) struct Backend {
+    pub(crate) stores: Stores,
+    pub(crate) registry: SharedRegistry,
+    pub(crate) publisher: RegistryPublisher,
+    pub(crate) auth: Authenticator,
+    pub(crate) page_tokens: PageTokens,
+    pub(crate) limits: Limits,
+    pub(crate) kafka: KafkaArgs,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// Where a zone sits, as the event tables are partitioned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    Province(String),
+    Commune(String),
+    Village { commune: String, village: String },
+}
+
+impl Target {
+    /// The communes whose partitions hold the zone's events.
+    pub(crate) fn communes(&self, registry: &Registry) -> Vec<String> {
+        match self {
+            Self::Province(_) => registry
+                .zones()
+                .filter(|zone| zone.level() == ZoneLevel::Commune)
+                .map(|zone| zone.id.clone())
+                .collect(),
+            Self::Commune(id) | Self::Village { commune: id, .. } => vec![id.clone()],
+        }
+    }
+
+    pub(crate) fn zone_id(&self) -> &str {
+        match self {
+            Self::Province(id) | Self::Commune(id) | Self::Village { village: id, .. } => id,
+        }
+    }
+}
+
+impl Backend {
+    /// The registry as it is now. Never hold it across an await.
+    pub(crate) fn registry(&self) -> RwLockReadGuard<'_, Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Authenticates `request`'s caller, runs `call`, and records the
+    /// outcome in the request metrics.
+    pub(crate) async fn serve<Req, Resp, F, Fut>(
+        self: &Arc<Self>,
+        method: &'static str,
+        request: Request<Req>,
+        call: F,
+    ) -> Result<Response<Resp>, Status>
+    where
+        F: FnOnce(Arc<Self>, Caller, Req) -> Fut,
+        Fut: Future<Output = ApiResult<Resp>>,
+    {
+        let started = Instant::now();
+        let result = match self.auth.caller(request.metadata()).await {
+            Ok(caller) => call(Arc::clone(self), caller, request.into_inner()).await,
+            Err(error) => Err(error),
+        };
+        let code = result
+            .as_ref()
+            .map_or_else(ApiError::code, |_| tonic::Code::Ok);
+        metrics::request(method, code, started.elapsed());
+        result.map(Response::new).map_err(Status::from)
+    }
+
+    /// The level of an already scope-checked zone.
+    pub(crate) fn target(&self, registry: &Registry, zone_id: &str) -> Target {
+        let Some(zone) = registry.zone(zone_id) else {
+            return Target::Province(zone_id.to_owned());
+        };
+        match zone.level() {
+            ZoneLevel::Province => Target::Province(zone.id.clone()),
+            ZoneLevel::Commune => Target::Commune(zone.id.clone()),
+            ZoneLevel::Village => Target::Village {
+                commune: zone.parent_id.clone().unwrap_or_default(),
+                village: zone.id.clone(),
+            },
+        }
+    }
+
+    /// Decodes a stored event for `caller`: phone numbers removed for roles
+    /// that do not dispatch teams.
+    pub(crate) fn decode(&self, caller: &Caller, row: &EventRow) -> ApiResult<EnrichedDetection> {
+        let mut event = EnrichedDetection::decode(row.payload.as_slice()).map_err(|source| {
+            StoreError::Decode {
+                event_id: row.event_id,
+                source,
+            }
+        })?;
+        redact(caller, &mut event);
+        Ok(event)
+    }
+
+    /// Writes an audit entry for a sensitive call and returns its result;
+    /// if the entry cannot be written the call fails (nothing is returned
+    /// unaudited).
+    pub(crate) async fn audited<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        reason: &str,
+        query: String,
+        result: ApiResult<(T, usize)>,
+    ) -> ApiResult<T> {
+        let (outcome, count) = match &result {
+            Ok((_, count)) => ("OK".to_owned(), *count),
+            Err(error) => (format!("{:?}", error.code()), 0),
+        };
+        let now = Utc::now();
+        let entry = AuditEntry {
+            audit_id: Uuid::now_v7().to_string(),
+            at: Some(prost_types::Timestamp {
+                seconds: now.timestamp(),
+                nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
+            }),
+            token_id: caller.token_id.clone(),
+            actor_name: caller.name.clone(),
+            role: caller.role.into(),
+            action: action.to_owned(),
+            reason: reason.to_owned(),
+            query,
+            result_count: count as u64,
+            outcome,
+        };
+        self.stores.audit.append(&entry).await?;
+        result.map(|(value, _)| value)
+    }
+}
+
+/// Removes what `caller` may not see from an event.
+pub(crate) fn redact(caller: &Caller, event: &mut EnrichedDetection) {
+    if !caller.sees_phones()
+        && let Some(team) = event.team.as_mut()
+    {
+        team.on_duty_phone.clear();
+    }
+}
+
+/// A timestamp from epoch milliseconds.
+pub(crate) fn timestamp(at_ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at_ms.div_euclid(1000),
+        nanos: i32::try_from(at_ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+    }
+}

@@ -1,0 +1,68 @@
+//! The API's errors and their one mapping to gRPC status codes.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use tracing::error;
+use vigil_store::StoreError;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// A request field is missing or wrong; names the field.
+    #[error("{field}: {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is valid but asks for more than the server will do.
+    #[error("{0}")]
+    TooLarge(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bus(#[from] vigil_bus::BusError),
+}
+
+impl ApiError {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn code(&self) -> Code {
+        match self {
+            Self::InvalidArgument { .. } => Code::InvalidArgument,
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::NotFound(_) => Code::NotFound,
+            Self::TooLarge(_) => Code::FailedPrecondition,
+            Self::Store(_) | Self::Bus(_) => Code::Unavailable,
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Self {
+        match &error {
+            ApiError::InvalidArgument { field, reason } => Status::with_error_details(
+                Code::InvalidArgument,
+                error.to_string(),
+                ErrorDetails::with_bad_request_violation(*field, reason.clone()),
+            ),
+            ApiError::Store(_) | ApiError::Bus(_) => {
+                // The cause stays in the log; callers learn only that the
+                // backend is unavailable and may retry.
+                error!(%error, "Backend failure.");
+                Status::unavailable("the event store or the bus is unavailable; retry")
+            }
+            _ => Status::new(error.code(), error.to_string()),
+        }
+    }
+}
+
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

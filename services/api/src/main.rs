@@ -1,0 +1,11 @@
+use clap::Parser;
+use vigil_api::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    config.log.init();
+    let shutdown = vigil_runtime::shutdown_on_signals();
+    vigil_api::run(config, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! Request plumbing shared by the list calls: time windows, page sizes and
+//! page tokens.
+//!
+//! A page token is `base64url(query fingerprint ‖ position ‖ HMAC)`. The
+//! fingerprint binds it to one query (filters, window and caller), the
+//! position is the last row returned, and the HMAC-SHA256 under the
+//! server's key makes it unforgeable: a token edited to point elsewhere, or
+//! replayed with other filters or by another caller, is refused with
+//! INVALID_ARGUMENT. Scope is checked on every page anyway, so even a valid
+//! token cannot widen it.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+use vigil_proto::v1::TimeWindow;
+
+use crate::error::{ApiError, ApiResult};
+
+/// A half-open time window in epoch milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) start_ms: i64,
+    pub(crate) end_ms: i64,
+}
+
+impl Window {
+    /// Checks a request's window: both ends set, start before end, at most
+    /// `max_days` long.
+    pub(crate) fn parse(
+        window: Option<&TimeWindow>,
+        field: &'static str,
+        max_days: i64,
+    ) -> ApiResult<Self> {
+        let window = window.ok_or_else(|| ApiError::invalid(field, "a time window is required"))?;
+        let millis = |at: Option<&prost_types::Timestamp>, end: &str| {
+            at.map(|t| t.seconds * 1000 + i64::from(t.nanos.clamp(0, 999_999_999) / 1_000_000))
+                .ok_or_else(|| ApiError::invalid(field, format!("{end} is required")))
+        };
+        let start_ms = millis(window.start.as_ref(), "start")?;
+        let end_ms = millis(window.end.as_ref(), "end")?;
+        if start_ms >= end_ms {
+            return Err(ApiError::invalid(field, "start must be before end"));
+        }
+        if end_ms - start_ms > max_days * 86_400_000 {
+            return Err(ApiError::invalid(
+                field,
+                format!("at most {max_days} days at a time"),
+            ));
+        }
+        Ok(Self { start_ms, end_ms })
+    }
+
+    pub(crate) fn start(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.start_ms).unwrap_or_default()
+    }
+
+    pub(crate) fn end(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.end_ms).unwrap_or_default()
+    }
+}
+
+/// The page size a request asks for: 0 means `default`, above `max` is an
+/// error naming the field.
+pub(crate) fn page_size(requested: u32, default: usize, max: usize) -> ApiResult<usize> {
+    match usize::try_from(requested).unwrap_or(usize::MAX) {
+        0 => Ok(default.min(max)),
+        n if n > max => Err(ApiError::invalid(
+            "page_size",
+            format!("{n} is more than the maximum {max}"),
+        )),
+        n => Ok(n),
+    }
+}
+
+/// Where a page ended: the last row returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub(crate) at_ms: i64,
+    pub(crate) event_id: Uuid,
+}
+
+const FINGERPRINT_LEN: usize = 16;
+const MAC_LEN: usize = 16;
+const TOKEN_LEN: usize = FINGERPRINT_LEN + 8 + 16 + MAC_LEN;
+
+/// Signs and checks page tokens with the server's key.
+#[derive(Clone)]
+pub(crate) struct PageTokens {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for PageTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PageTokens { key: <redacted> }")
+    }
+}
+
+impl PageTokens {
+    pub(crate) fn new(key: Vec<u8>) -> Self {
+        Self { key }
+    }
+
+    /// A token resuming `query` after `cursor`.
+    pub(crate) fn issue(&self, query: &str, cursor: Cursor) -> String {
+        let mut bytes = Vec::with_capacity(TOKEN_LEN);
+        bytes.extend_from_slice(&fingerprint(query));
+        bytes.extend_from_slice(&cursor.at_ms.to_be_bytes());
+        bytes.extend_from_slice(cursor.event_id.as_bytes());
+        let mac = self.mac(&bytes);
+        bytes.extend_from_slice(&mac);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The cursor in `token` if it was issued by this server for `query`;
+    /// `None` for an empty token (the first page).
+    pub(crate) fn resume(&self, query: &str, token: &str) -> ApiResult<Option<Cursor>> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let invalid = |reason: &str| ApiError::invalid("page_token", reason);
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| invalid("not a page token"))?;
+        if bytes.len() != TOKEN_LEN {
+            return Err(invalid("not a page token"));
+        }
+        let (body, mac) = bytes.split_at(TOKEN_LEN - MAC_LEN);
+        if !constant_time_eq(&self.mac(body), mac) {
+            return Err(invalid("not issued by this server (or altered)"));
+        }
+        if body[..FINGERPRINT_LEN] != fingerprint(query) {
+            return Err(invalid(
+                "issued for a different query; repeat the filters of the first page",
+            ));
+        }
+        let at_ms = i64::from_be_bytes(
+            body[FINGERPRINT_LEN..FINGERPRINT_LEN + 8]
+                .try_into()
+                .expect("8 bytes"),
+        );
+        let event_id = Uuid::from_slice(&body[FINGERPRINT_LEN + 8..]).expect("16 bytes");
+        Ok(Some(Cursor { at_ms, event_id }))
+    }
+
+    fn mac(&self, body: &[u8]) -> [u8; MAC_LEN] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(body);
+        let full = mac.finalize().into_bytes();
+        full[..MAC_LEN].try_into().expect("HMAC-SHA256 is 32 bytes")
+    }
+}
+
+fn fingerprint(query: &str) -> [u8; FINGERPRINT_LEN] {
+    Sha256::digest(query.as_bytes())[..FINGERPRINT_LEN]
+        .try_into()
+        .expect("SHA-256 is 32 bytes")
+}
+
+/// Compares digests without leaking where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor() -> Cursor {
+        Cursor {
+            at_ms: 1_795_873_510_123,
+            event_id: Uuid::now_v7(),
+        }
+    }
+
+    #[test]
+    fn a_token_resumes_its_own_query_only() {
+        let tokens = PageTokens::new(b"key".to_vec());
+        let cursor = cursor();
+        let token = tokens.issue("q1", cursor);
+        assert_eq!(tokens.resume("q1", &token).unwrap(), Some(cursor));
+        assert_eq!(tokens.resume("q1", "").unwrap(), None);
+        assert!(tokens.resume("q2", &token).is_err());
+        let other_server = PageTokens::new(b"other".to_vec());
+        assert!(other_server.resume("q1", &token).is_err());
+    }
+
+    #[test]
+    fn an_altered_token_is_refused() {
+        let tokens = PageTokens::new(b"key".to_vec());
+        let token = tokens.issue("q", cursor());
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        bytes[FINGERPRINT_LEN] ^= 1;
+        let forged = URL_SAFE_NO_PAD.encode(bytes);
+        assert!(matches!(
+            tokens.resume("q", &forged),
+            Err(ApiError::InvalidArgument {
+                field: "page_token",
+                ..
+            })
+        ));
+        for junk in ["x", "!!!", &token[1..]] {
+            assert!(tokens.resume("q", junk).is_err());
+        }
+    }
+
+    #[test]
+    fn windows_are_checked() {
+        let ts = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+        let window = |start, end| TimeWindow { start, end };
+        assert_eq!(
+            Window::parse(Some(&window(ts(10), ts(20))), "window", 1).unwrap(),
+            Window {
+                start_ms: 10_000,
+                end_ms: 20_000
+            }
+        );
+        for bad in [
+            window(None, ts(20)),
+            window(ts(20), ts(10)),
+            window(ts(0), ts(2 * 86_400)),
+        ] {
+            assert!(Window::parse(Some(&bad), "window", 1).is_err(), "{bad:?}");
+        }
+        assert!(Window::parse(None, "window", 1).is_err());
+    }
+
+    #[test]
+    fn page_sizes_default_and_cap() {
+        assert_eq!(page_size(0, 100, 1000).unwrap(), 100);
+        assert_eq!(page_size(7, 100, 1000).unwrap(), 7);
+        assert!(page_size(1001, 100, 1000).is_err());
+    }
+}

@@ -1,0 +1,295 @@
+//! `vigil.v1.RegistryService`: zone, team and camera lookups, and watchlist
+//! management. Watchlist changes are stored, announced on the registry
+//! changelog (the enricher alerts on a new entry within seconds) and
+//! applied to this instance's registry at once, so a caller reads its own
+//! write.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+use vigil_domain::plate::normalize_plate;
+use vigil_domain::{RegistryEntity, WatchlistEntry};
+use vigil_proto::v1::registry_service_server::RegistryService;
+use vigil_proto::v1::{
+    AddWatchlistEntryRequest, GetTeamRequest, ListCamerasRequest, ListCamerasResponse,
+    ListWatchlistRequest, ListWatchlistResponse, ListZonesRequest, ListZonesResponse,
+    RemoveWatchlistEntryRequest, RemoveWatchlistEntryResponse, Team, WhoAmIRequest, WhoAmIResponse,
+};
+
+use crate::auth::{Action, within};
+use crate::backend::Backend;
+use crate::error::ApiError;
+
+/// The registry service over the shared backend.
+#[derive(Debug, Clone)]
+pub struct Registries {
+    pub(crate) backend: Arc<Backend>,
+}
+
+/// Priority of a watchlist entry added without one.
+const DEFAULT_PRIORITY: u32 = 3;
+
+#[tonic::async_trait]
+impl RegistryService for Registries {
+    async fn list_zones(
+        &self,
+        request: Request<ListZonesRequest>,
+    ) -> Result<Response<ListZonesResponse>, Status> {
+        self.backend
+            .serve(
+                "ListZones",
+                request,
+                |backend, caller, request| async move {
+                    caller.require(Action::ReadRegistry)?;
+                    let registry = backend.registry();
+                    if !request.parent_id.is_empty() && registry.zone(&request.parent_id).is_none()
+                    {
+                        return Err(ApiError::invalid(
+                            "parent_id",
+                            format!("no zone {:?}", request.parent_id),
+                        ));
+                    }
+                    let mut zones: Vec<_> = registry
+                        .zones()
+                        .filter(|zone| {
+                            zone.parent_id.as_deref().unwrap_or_default() == request.parent_id
+                        })
+                        .map(|zone| zone.clone().into())
+                        .collect();
+                    zones.sort_by(|a: &vigil_proto::v1::Zone, b| a.id.cmp(&b.id));
+                    Ok(ListZonesResponse { zones })
+                },
+            )
+            .await
+    }
+
+    async fn get_team(&self, request: Request<GetTeamRequest>) -> Result<Response<Team>, Status> {
+        self.backend
+            .serve("GetTeam", request, |backend, caller, request| async move {
+                caller.require(Action::ReadRegistry)?;
+                let registry = backend.registry();
+                let zone_id = caller.scoped_zone(&registry, &request.zone_id)?;
+                let team = registry
+                    .team_for_zone(&zone_id)
+                    .ok_or_else(|| ApiError::NotFound(format!("no team for zone {zone_id}")))?;
+                let mut team: Team = team.clone().into();
+                if !caller.sees_phones() {
+                    for member in &mut team.members {
+                        member.phone.clear();
+                    }
+                }
+                Ok(team)
+            })
+            .await
+    }
+
+    async fn list_cameras(
+        &self,
+        request: Request<ListCamerasRequest>,
+    ) -> Result<Response<ListCamerasResponse>, Status> {
+        self.backend
+            .serve(
+                "ListCameras",
+                request,
+                |backend, caller, request| async move {
+                    caller.require(Action::ReadRegistry)?;
+                    let registry = backend.registry();
+                    let zone_id = caller.scoped_zone(&registry, &request.zone_id)?;
+                    let mut cameras: Vec<vigil_proto::v1::Camera> = registry
+                        .cameras()
+                        .filter(|camera| within(&registry, &camera.zone_id, &zone_id))
+                        .map(|camera| camera.clone().into())
+                        .collect();
+                    cameras.sort_by(|a, b| a.id.cmp(&b.id));
+                    Ok(ListCamerasResponse { cameras })
+                },
+            )
+            .await
+    }
+
+    async fn list_watchlist(
+        &self,
+        request: Request<ListWatchlistRequest>,
+    ) -> Result<Response<ListWatchlistResponse>, Status> {
+        self.backend
+            .serve(
+                "ListWatchlist",
+                request,
+                |backend, caller, request| async move {
+                    caller.require(Action::ReadRegistry)?;
+                    let registry = backend.registry();
+                    let zone_id = caller.scoped_zone(&registry, &request.zone_id)?;
+                    let now = Utc::now();
+                    // Entries that alert in the zone: owned by it, above it
+                    // (province-wide entries) or below it.
+                    let mut entries: Vec<vigil_proto::v1::WatchlistEntry> = registry
+                        .watchlist()
+                        .filter(|entry| {
+                            within(&registry, &zone_id, &entry.owner_zone_id)
+                                || within(&registry, &entry.owner_zone_id, &zone_id)
+                        })
+                        .filter(|entry| request.include_expired || entry.is_active(now))
+                        .map(|entry| entry.clone().into())
+                        .collect();
+                    entries.sort_by(|a, b| a.id.cmp(&b.id));
+                    Ok(ListWatchlistResponse { entries })
+                },
+            )
+            .await
+    }
+
+    async fn add_watchlist_entry(
+        &self,
+        request: Request<AddWatchlistEntryRequest>,
+    ) -> Result<Response<vigil_proto::v1::WatchlistEntry>, Status> {
+        self.backend
+            .serve(
+                "AddWatchlistEntry",
+                request,
+                |backend, caller, request| async move {
+                    let query = format!(
+                        "plate={:?} priority={} expires_at={:?} owner_zone_id={:?}",
+                        request.plate, request.priority, request.expires_at, request.owner_zone_id
+                    );
+                    let result = async {
+                        caller.require(Action::ManageWatchlist)?;
+                        let plate = normalize_plate(&request.plate)
+                            .map_err(|error| ApiError::invalid("plate", error.to_string()))?;
+                        if request.reason.trim().is_empty() {
+                            return Err(ApiError::invalid(
+                                "reason",
+                                "say why the plate is watched",
+                            ));
+                        }
+                        let priority = match request.priority {
+                            0 => DEFAULT_PRIORITY,
+                            p => p,
+                        };
+                        let priority = u8::try_from(priority)
+                            .ok()
+                            .filter(|p| WatchlistEntry::PRIORITIES.contains(p))
+                            .ok_or_else(|| {
+                                ApiError::invalid("priority", format!("{priority} is not 1..=5"))
+                            })?;
+                        let expires_at = match &request.expires_at {
+                            None => None,
+                            Some(at) => {
+                                let at = DateTime::<Utc>::from_timestamp(at.seconds, 0)
+                                    .filter(|at| *at > Utc::now())
+                                    .ok_or_else(|| {
+                                        ApiError::invalid("expires_at", "must be in the future")
+                                    })?;
+                                Some(at)
+                            }
+                        };
+                        let owner_zone_id =
+                            caller.scoped_zone(&backend.registry(), &request.owner_zone_id)?;
+                        let entry = WatchlistEntry {
+                            id: format!("wl-{}", Uuid::now_v7()),
+                            plate,
+                            reason: request.reason.clone(),
+                            priority,
+                            expires_at,
+                            owner_zone_id,
+                            created_by: Some(format!("{} ({})", caller.name, caller.token_id)),
+                        };
+                        let entity = RegistryEntity::Watchlist(entry.clone());
+                        backend.stores.registry.upsert(&entity).await?;
+                        backend.publisher.publish([entity.clone()]).await?;
+                        backend
+                            .registry
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .upsert(entity);
+                        Ok((entry.into(), 1))
+                    }
+                    .await;
+                    backend
+                        .audited(&caller, "AddWatchlistEntry", &request.reason, query, result)
+                        .await
+                },
+            )
+            .await
+    }
+
+    async fn remove_watchlist_entry(
+        &self,
+        request: Request<RemoveWatchlistEntryRequest>,
+    ) -> Result<Response<RemoveWatchlistEntryResponse>, Status> {
+        self.backend
+            .serve(
+                "RemoveWatchlistEntry",
+                request,
+                |backend, caller, request| async move {
+                    let query = format!("entry_id={:?}", request.entry_id);
+                    let result = async {
+                        caller.require(Action::ManageWatchlist)?;
+                        if request.reason.trim().is_empty() {
+                            return Err(ApiError::invalid(
+                                "reason",
+                                "say why the entry is removed",
+                            ));
+                        }
+                        {
+                            let registry = backend.registry();
+                            let entry =
+                                registry.watchlist_entry(&request.entry_id).ok_or_else(|| {
+                                    ApiError::NotFound(format!(
+                                        "no watchlist entry {:?}",
+                                        request.entry_id
+                                    ))
+                                })?;
+                            if !caller.covers(&registry, &entry.owner_zone_id) {
+                                return Err(ApiError::PermissionDenied(format!(
+                                    "entry {} belongs to zone {}, outside this token's scope",
+                                    entry.id, entry.owner_zone_id
+                                )));
+                            }
+                        }
+                        let key = format!("watchlist/{}", request.entry_id);
+                        backend
+                            .stores
+                            .registry
+                            .delete_watchlist(&request.entry_id)
+                            .await?;
+                        backend.publisher.retract(&key).await?;
+                        backend
+                            .registry
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .remove(&key);
+                        Ok((RemoveWatchlistEntryResponse {}, 1))
+                    }
+                    .await;
+                    backend
+                        .audited(
+                            &caller,
+                            "RemoveWatchlistEntry",
+                            &request.reason,
+                            query,
+                            result,
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<WhoAmIRequest>,
+    ) -> Result<Response<WhoAmIResponse>, Status> {
+        self.backend
+            .serve("WhoAmI", request, |_, caller, _| async move {
+                Ok(WhoAmIResponse {
+                    token_id: caller.token_id,
+                    name: caller.name,
+                    role: caller.role.into(),
+                    zone_id: caller.zone_id,
+                })
+            })
+            .await
+    }
+}

@@ -1,0 +1,621 @@
+//! vigil-api's queries against the real stack: events by zone with paging,
+//! scope and role enforcement, plate trajectories with their audit rows,
+//! coverage, counts, fleet status and live alerts.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{Fixture, PLATE, PLATE_NORMALIZED, ts};
+use futures::StreamExt;
+use prost::Message as _;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tonic::Code;
+use tonic_types::StatusExt;
+use vigil_proto::v1::audit_service_client::AuditServiceClient;
+use vigil_proto::v1::query_service_client::QueryServiceClient;
+use vigil_proto::v1::{
+    Alert, AlertKind, CountEventsRequest, CoverageRequest, CoverageState, DetectionKind,
+    FleetStatusRequest, GetEventRequest, ListAuditRequest, ListEventsRequest,
+    PlateTrajectoryRequest, StreamAlertsRequest,
+};
+
+fn ids(events: &[vigil_proto::v1::EnrichedDetection]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e.detection.as_ref().unwrap().event_id.clone())
+        .collect()
+}
+
+/// Every page of a listing, as the ids in order.
+async fn all_pages(
+    fx: &Fixture,
+    who: &str,
+    request: ListEventsRequest,
+) -> anyhow::Result<(Vec<String>, usize)> {
+    let mut client = QueryServiceClient::new(fx.channel.clone());
+    let mut all = Vec::new();
+    let mut pages = 0;
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_events(fx.request(
+                who,
+                ListEventsRequest {
+                    page_token: token.clone(),
+                    ..request.clone()
+                },
+            ))
+            .await?
+            .into_inner();
+        pages += 1;
+        assert!(page.events.len() <= request.page_size as usize);
+        all.extend(ids(&page.events));
+        token = page.next_page_token;
+        if token.is_empty() {
+            return Ok((all, pages));
+        }
+    }
+}
+
+fn code<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> Code {
+    result.expect_err("the call should fail").code()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_are_listed_by_zone_in_order_with_paging_and_scope() -> anyhow::Result<()> {
+    let fx = Fixture::start("api_events").await?;
+    let mut client = QueryServiceClient::new(fx.channel.clone());
+    let list = |zone: &str, page_size: u32| ListEventsRequest {
+        zone_id: zone.to_owned(),
+        window: Some(fx.window()),
+        page_size,
+        ..ListEventsRequest::default()
+    };
+
+    // A commune, paged 7 at a time: every event once, newest first.
+    let expected_a = fx.expected(|e| e.commune_id == fx.commune_a);
+    let (got, pages) = all_pages(&fx, "police_a", list(&fx.commune_a, 7)).await?;
+    assert_eq!(got, expected_a, "commune A, paged");
+    assert_eq!(pages, expected_a.len().div_ceil(7));
+
+    // The province, fanned out over every commune and merged in time order.
+    let expected_all = fx.expected(|_| true);
+    let (got, _) = all_pages(&fx, "operator", list("th", 25)).await?;
+    assert_eq!(got, expected_all, "province-wide");
+    assert!(expected_all.len() > 100);
+
+    // A village, by its captain; kinds; cameras.
+    let (got, _) = all_pages(&fx, "captain_a", list(&fx.village_a, 50)).await?;
+    assert_eq!(got, fx.expected(|e| e.village_id == fx.village_a));
+    assert!(!got.is_empty());
+    let plates = ListEventsRequest {
+        kinds: vec![DetectionKind::Plate.into()],
+        ..list(&fx.commune_a, 100)
+    };
+    let (got, _) = all_pages(&fx, "police_a", plates).await?;
+    assert_eq!(
+        got,
+        fx.expected(|e| e.commune_id == fx.commune_a && e.kind == DetectionKind::Plate as i32)
+    );
+    let camera = fx.cameras_a[0].clone();
+    let one_camera = ListEventsRequest {
+        camera_ids: vec![camera.clone()],
+        ..list(&fx.commune_a, 100)
+    };
+    let (got, _) = all_pages(&fx, "police_a", one_camera).await?;
+    assert_eq!(got, fx.expected(|e| e.camera_id == camera));
+
+    // Phones: police see who to call, a captain does not.
+    let page = client
+        .list_events(fx.request("police_a", list(&fx.commune_a, 5)))
+        .await?
+        .into_inner();
+    assert!(
+        page.events
+            .iter()
+            .all(|e| !e.team.as_ref().unwrap().on_duty_phone.is_empty())
+    );
+    let page = client
+        .list_events(fx.request("captain_a", list(&fx.village_a, 5)))
+        .await?
+        .into_inner();
+    assert!(
+        page.events
+            .iter()
+            .all(|e| e.team.as_ref().unwrap().on_duty_phone.is_empty())
+    );
+
+    // Scope: refused, never silently emptied.
+    for (who, zone) in [
+        ("police_a", fx.commune_b.as_str()),
+        ("police_a", "th"),
+        ("captain_a", fx.commune_a.as_str()),
+    ] {
+        let refused = client.list_events(fx.request(who, list(zone, 10))).await;
+        assert_eq!(
+            code(refused),
+            Code::PermissionDenied,
+            "{who} reading {zone}"
+        );
+    }
+    let b_event = fx.expected(|e| e.commune_id == fx.commune_b)[0].clone();
+    let refused = client
+        .get_event(fx.request(
+            "police_a",
+            GetEventRequest {
+                event_id: b_event.clone(),
+            },
+        ))
+        .await;
+    assert_eq!(code(refused), Code::PermissionDenied);
+    let event = client
+        .get_event(fx.request(
+            "police_b",
+            GetEventRequest {
+                event_id: b_event.clone(),
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(event.event.unwrap().detection.unwrap().event_id, b_event);
+    let refused = client
+        .list_events(fx.request("auditor", list("th", 10)))
+        .await;
+    assert_eq!(
+        code(refused),
+        Code::PermissionDenied,
+        "auditors read no events"
+    );
+
+    // Page tokens are bound to their query and cannot be forged.
+    let first = client
+        .list_events(fx.request("police_a", list(&fx.commune_a, 7)))
+        .await?
+        .into_inner();
+    let other_filter = ListEventsRequest {
+        kinds: vec![DetectionKind::Person.into()],
+        page_token: first.next_page_token.clone(),
+        ..list(&fx.commune_a, 7)
+    };
+    let status = client
+        .list_events(fx.request("police_a", other_filter))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let stolen = ListEventsRequest {
+        page_token: first.next_page_token.clone(),
+        ..list(&fx.commune_a, 7)
+    };
+    let status = client
+        .list_events(fx.request("operator", stolen))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::InvalidArgument,
+        "another caller's token"
+    );
+    let mut forged = first.next_page_token.into_bytes();
+    forged[3] = if forged[3] == b'A' { b'B' } else { b'A' };
+    let forged = ListEventsRequest {
+        page_token: String::from_utf8(forged)?,
+        ..list(&fx.commune_a, 7)
+    };
+    let status = client
+        .list_events(fx.request("police_a", forged))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+
+    // Invalid arguments name the field.
+    let status = client
+        .list_events(fx.request("police_a", list(&fx.commune_a, 5_000)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let violations = status.get_details_bad_request().unwrap().field_violations;
+    assert_eq!(violations[0].field, "page_size");
+    let no_window = ListEventsRequest {
+        window: None,
+        ..list(&fx.commune_a, 5)
+    };
+    let status = client
+        .list_events(fx.request("police_a", no_window))
+        .await
+        .unwrap_err();
+    assert!(
+        status.message().starts_with("window:"),
+        "{}",
+        status.message()
+    );
+    let backwards = ListEventsRequest {
+        window: Some(vigil_proto::v1::TimeWindow {
+            start: Some(ts(fx.end)),
+            end: Some(ts(fx.start)),
+        }),
+        ..list(&fx.commune_a, 5)
+    };
+    assert_eq!(
+        code(client.list_events(fx.request("police_a", backwards)).await),
+        Code::InvalidArgument
+    );
+
+    // No token, a bad token, a revoked token.
+    assert_eq!(
+        code(client.list_events(tonic::Request::new(list("th", 5))).await),
+        Code::Unauthenticated
+    );
+    let mut bad = tonic::Request::new(list("th", 5));
+    bad.metadata_mut()
+        .insert("authorization", "Bearer vgl_00_11".parse()?);
+    assert_eq!(code(client.list_events(bad).await), Code::Unauthenticated);
+    let tokens = vigil_store::TokenStore::prepare(&fx.env.keyspace).await?;
+    tokens
+        .revoke(&fx.token_ids["police_b"], chrono::Utc::now())
+        .await?;
+    assert_eq!(
+        code(
+            client
+                .list_events(fx.request("police_b", list(&fx.commune_b, 5)))
+                .await
+        ),
+        Code::Unauthenticated
+    );
+    fx.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trajectories_coverage_counts_fleet_and_alerts() -> anyhow::Result<()> {
+    let fx = Fixture::start("api_reports").await?;
+    let mut client = QueryServiceClient::new(fx.channel.clone());
+    let search = |fuzzy: bool, reason: &str| PlateTrajectoryRequest {
+        plate: PLATE.to_owned(),
+        window: Some(fx.window()),
+        fuzzy,
+        reason: reason.to_owned(),
+        ..PlateTrajectoryRequest::default()
+    };
+
+    // Trajectory: every exact sighting in time order, with place and position.
+    let trajectory = client
+        .plate_trajectory(fx.request("operator", search(false, "case HS-1")))
+        .await?
+        .into_inner();
+    assert_eq!(trajectory.plate_normalized, PLATE_NORMALIZED);
+    let seen: Vec<String> = trajectory
+        .sightings
+        .iter()
+        .map(|s| s.event_id.clone())
+        .collect();
+    let exact: Vec<String> = fx
+        .exact_sightings
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(seen, exact);
+    for sighting in &trajectory.sightings {
+        assert!(!sighting.camera_id.is_empty() && !sighting.village_id.is_empty());
+        assert!(sighting.latitude > 19.0 && sighting.longitude > 104.0);
+        assert_eq!(sighting.zone_path.len(), 3);
+        assert!(!sighting.fuzzy);
+    }
+    // Fuzzy also finds the misread, flagged.
+    let fuzzy = client
+        .plate_trajectory(fx.request("operator", search(true, "case HS-1")))
+        .await?
+        .into_inner();
+    let misread: Vec<_> = fuzzy.sightings.iter().filter(|s| s.fuzzy).collect();
+    assert_eq!(misread.len(), 1);
+    assert_eq!(misread[0].event_id, fx.confused_sighting);
+    assert_eq!(fuzzy.sightings.len(), exact.len() + 1);
+    // Commune police see the sightings in their commune only.
+    let scoped = client
+        .plate_trajectory(fx.request("police_a", search(false, "case HS-1")))
+        .await?
+        .into_inner();
+    let in_a: Vec<String> = fx
+        .exact_sightings
+        .iter()
+        .filter(|(_, commune)| *commune == fx.commune_a)
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(
+        scoped
+            .sightings
+            .iter()
+            .map(|s| s.event_id.clone())
+            .collect::<Vec<_>>(),
+        in_a
+    );
+    assert!(in_a.len() < exact.len());
+    // A reason is required; captains may not search plates.
+    let status = client
+        .plate_trajectory(fx.request("operator", search(false, " ")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        status.get_details_bad_request().unwrap().field_violations[0].field,
+        "reason"
+    );
+    assert_eq!(
+        code(
+            client
+                .plate_trajectory(fx.request("captain_a", search(false, "curious")))
+                .await
+        ),
+        Code::PermissionDenied
+    );
+    let garbage = PlateTrajectoryRequest {
+        plate: "hello".into(),
+        ..search(false, "case HS-1")
+    };
+    assert_eq!(
+        code(
+            client
+                .plate_trajectory(fx.request("operator", garbage))
+                .await
+        ),
+        Code::InvalidArgument
+    );
+
+    // Every plate search left an audit row: who, when, reason, query.
+    let audit = AuditServiceClient::new(fx.channel.clone())
+        .list_audit(fx.request(
+            "auditor",
+            ListAuditRequest {
+                window: Some(vigil_proto::v1::TimeWindow {
+                    start: Some(ts(chrono::Utc::now() - chrono::Duration::minutes(10))),
+                    end: Some(ts(chrono::Utc::now() + chrono::Duration::minutes(1))),
+                }),
+                action: "PlateTrajectory".into(),
+                ..ListAuditRequest::default()
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(audit.entries.len(), 6, "{:#?}", audit.entries);
+    let by = |who: &str| {
+        audit
+            .entries
+            .iter()
+            .filter(|e| e.token_id == fx.token_ids[who])
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(by("operator").len(), 4);
+    assert_eq!(by("police_a").len(), 1);
+    let refused = by("captain_a");
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].outcome, "PermissionDenied");
+    assert_eq!(refused[0].reason, "curious");
+    let police = by("police_a")[0];
+    assert_eq!(police.reason, "case HS-1");
+    assert!(police.query.contains(PLATE), "{}", police.query);
+    assert_eq!(police.result_count, in_a.len() as u64);
+    assert!(police.at.is_some() && police.actor_name == "police_a");
+    assert_eq!(
+        code(
+            AuditServiceClient::new(fx.channel.clone())
+                .list_audit(fx.request(
+                    "operator",
+                    ListAuditRequest {
+                        window: Some(fx.window()),
+                        ..ListAuditRequest::default()
+                    }
+                ))
+                .await
+        ),
+        Code::PermissionDenied,
+        "only auditors read the audit log"
+    );
+
+    // Coverage: covered, offline (with the outage), silent, unknown.
+    let coverage = client
+        .coverage(fx.request(
+            "police_a",
+            CoverageRequest {
+                zone_id: fx.commune_a.clone(),
+                window: Some(fx.window()),
+            },
+        ))
+        .await?
+        .into_inner();
+    let state_of = |camera: &str| {
+        coverage
+            .cameras
+            .iter()
+            .find(|c| c.camera_id == camera)
+            .unwrap_or_else(|| panic!("{camera} missing"))
+    };
+    assert_eq!(
+        state_of(&fx.cameras_a[0]).state,
+        CoverageState::Covered as i32
+    );
+    let outage = state_of(&fx.outage_camera);
+    assert_eq!(outage.state, CoverageState::Offline as i32);
+    assert_eq!(outage.offline.len(), 1);
+    assert_eq!(
+        outage.offline[0].start.unwrap().seconds,
+        fx.outage.0.timestamp()
+    );
+    assert_eq!(
+        outage.offline[0].end.unwrap().seconds,
+        fx.outage.1.timestamp()
+    );
+    assert!(outage.events > 0);
+    assert_eq!(
+        state_of(&fx.silent_camera).state,
+        CoverageState::Silent as i32
+    );
+    assert_eq!(state_of(&fx.silent_camera).events, 0);
+    let events_a = fx.expected(|e| e.commune_id == fx.commune_a).len() as u64;
+    assert_eq!(
+        coverage.cameras.iter().map(|c| c.events).sum::<u64>(),
+        events_a
+    );
+    assert_eq!(
+        coverage.covered + coverage.silent + coverage.offline + coverage.unknown,
+        coverage.cameras.len() as u32
+    );
+    assert!(coverage.unknown > 0, "cameras never heard from");
+
+    // Counts: per commune and hour, exact; province total; kinds; village.
+    let count = |who: &str, zone: &str, kinds: Vec<i32>, per_commune: bool| {
+        fx.request(
+            who,
+            CountEventsRequest {
+                zone_id: zone.to_owned(),
+                window: Some(fx.window()),
+                kinds,
+                per_commune,
+            },
+        )
+    };
+    let a = client
+        .count_events(count("police_a", &fx.commune_a, vec![], false))
+        .await?
+        .into_inner();
+    assert_eq!(a.total, events_a);
+    assert!(a.counts.iter().all(|c| c.zone_id == fx.commune_a));
+    let hours: HashSet<i64> = a.counts.iter().map(|c| c.hour.unwrap().seconds).collect();
+    assert!(hours.len() >= 3 && hours.iter().all(|h| h % 3600 == 0));
+    let province = client
+        .count_events(count("operator", "th", vec![], false))
+        .await?
+        .into_inner();
+    assert_eq!(province.total, fx.events.len() as u64);
+    assert!(province.counts.iter().all(|c| c.zone_id == "th"));
+    let split = client
+        .count_events(count("operator", "th", vec![], true))
+        .await?
+        .into_inner();
+    assert_eq!(split.total, fx.events.len() as u64);
+    let communes: HashSet<&str> = split.counts.iter().map(|c| c.zone_id.as_str()).collect();
+    assert_eq!(
+        communes,
+        HashSet::from([fx.commune_a.as_str(), fx.commune_b.as_str()])
+    );
+    let plate_kind = DetectionKind::Plate as i32;
+    let plates = client
+        .count_events(count("police_a", &fx.commune_a, vec![plate_kind], false))
+        .await?
+        .into_inner();
+    assert_eq!(
+        plates.total,
+        fx.expected(|e| e.commune_id == fx.commune_a && e.kind == plate_kind)
+            .len() as u64
+    );
+    let village = client
+        .count_events(count("captain_a", &fx.village_a, vec![], false))
+        .await?
+        .into_inner();
+    assert_eq!(
+        village.total,
+        fx.expected(|e| e.village_id == fx.village_a).len() as u64
+    );
+
+    // Fleet status per commune.
+    let fleet = client
+        .fleet_status(fx.request(
+            "police_a",
+            FleetStatusRequest {
+                zone_id: fx.commune_a.clone(),
+                include_cameras: true,
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(fleet.communes.len(), 1);
+    let summary = &fleet.communes[0];
+    assert_eq!(summary.commune_id, fx.commune_a);
+    assert_eq!(
+        summary.online, 3,
+        "heartbeats from three cameras, all back online"
+    );
+    assert_eq!(summary.offline, 0);
+    assert_eq!(summary.unknown, summary.cameras - 3);
+    assert_eq!(summary.buffered, 15);
+    assert_eq!(fleet.cameras.len() as u32, summary.cameras);
+    let province_fleet = client
+        .fleet_status(fx.request("operator", FleetStatusRequest::default()))
+        .await?
+        .into_inner();
+    assert_eq!(
+        province_fleet
+            .communes
+            .iter()
+            .map(|c| c.cameras)
+            .sum::<u32>(),
+        1_000
+    );
+
+    // Live alerts: a stream for commune A sees A's alerts only, and a
+    // stream started in the past replays them.
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let mut live = client
+        .stream_alerts(fx.request("police_a", StreamAlertsRequest::default()))
+        .await?
+        .into_inner();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let producer: FutureProducer = fx.env.kafka.producer_config().create()?;
+    let topic = fx.env.kafka.topics().alerts;
+    for (id, commune) in [("alert-b", &fx.commune_b), ("alert-a", &fx.commune_a)] {
+        let alert = Alert {
+            alert_id: id.into(),
+            kind: AlertKind::Watchlist.into(),
+            commune_id: commune.clone(),
+            raised_at: Some(ts(chrono::Utc::now())),
+            ..Alert::default()
+        };
+        producer
+            .send(
+                FutureRecord::to(&topic)
+                    .key(commune)
+                    .payload(&alert.encode_to_vec()),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)?;
+    }
+    let first = tokio::time::timeout(Duration::from_secs(30), live.next())
+        .await?
+        .unwrap()?;
+    assert_eq!(first.alert_id, "alert-a");
+    let replay = client
+        .stream_alerts(fx.request(
+            "operator",
+            StreamAlertsRequest {
+                since: Some(ts(before)),
+                ..StreamAlertsRequest::default()
+            },
+        ))
+        .await?
+        .into_inner();
+    let replayed: Vec<String> =
+        tokio::time::timeout(Duration::from_secs(30), replay.take(2).collect::<Vec<_>>())
+            .await?
+            .into_iter()
+            .map(|a| a.map(|a| a.alert_id))
+            .collect::<Result<_, _>>()?;
+    assert_eq!(replayed, vec!["alert-b".to_owned(), "alert-a".to_owned()]);
+
+    // The metrics endpoint counts the calls by method and code.
+    let metrics = reqwest_lite(&fx.metrics_address).await?;
+    assert!(
+        metrics.contains("vigil_api_requests_total{method=\"PlateTrajectory\",code=\"Ok\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("vigil_api_request_duration_seconds_bucket{method=\"ListAudit\""));
+    fx.stop().await
+}
+
+/// The Prometheus text served at `address`.
+async fn reqwest_lite(address: &str) -> anyhow::Result<String> {
+    Ok(reqwest::get(format!("http://{address}/metrics"))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?)
+}
