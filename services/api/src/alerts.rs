@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use prost::Message as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
@@ -60,14 +60,9 @@ pub(crate) async fn stream(
             source,
         })
     };
-    let consumer: StreamConsumer = kafka
-        .consumer_config(&format!("vigil-api-alerts-{}", Uuid::now_v7()))
-        .create()
-        .map_err(|source| BusError::Client {
-            client: "consumer",
-            brokers: kafka.brokers.clone(),
-            source,
-        })?;
+    // No group is joined (partitions are assigned), so the id only names
+    // the client in the broker's logs.
+    let consumer = kafka.consumer(&format!("vigil-api-alerts-{}", Uuid::now_v7()))?;
     let consumer = Arc::new(consumer);
     let assignment = {
         let consumer = Arc::clone(&consumer);
@@ -132,7 +127,7 @@ pub(crate) async fn stream(
 /// Every partition of `topic`, at the first offset at or after `since_ms`,
 /// or at the end.
 fn start_positions(
-    consumer: &StreamConsumer,
+    consumer: &vigil_bus::KafkaConsumer,
     topic: &str,
     since_ms: Option<i64>,
 ) -> Result<TopicPartitionList, rdkafka::error::KafkaError> {

@@ -9,6 +9,7 @@ use chrono::Utc;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 use uuid::Uuid;
 use vigil_bus::KafkaArgs;
 use vigil_bus::registry::{RegistryPublisher, SharedRegistry};
@@ -97,7 +98,8 @@ impl Backend {
     }
 
     /// Authenticates `request`'s caller, runs `call`, and records the
-    /// outcome in the request metrics.
+    /// outcome in the request metrics, all in the call's trace span (with
+    /// the query's shape; see [`metrics::call_span`]).
     pub(crate) async fn serve<Req, Resp, F, Fut>(
         self: &Arc<Self>,
         method: &'static str,
@@ -105,19 +107,30 @@ impl Backend {
         call: F,
     ) -> Result<Response<Resp>, Status>
     where
+        Req: metrics::Shaped,
         F: FnOnce(Arc<Self>, Caller, Req) -> Fut,
         Fut: Future<Output = ApiResult<Resp>>,
     {
         let started = Instant::now();
-        let result = match self.auth.caller(request.metadata()).await {
-            Ok(caller) => call(Arc::clone(self), caller, request.into_inner()).await,
-            Err(error) => Err(error),
+        let span = metrics::call_span(method, &request, |zone| {
+            self.registry().zone(zone).map(|zone| zone.level())
+        });
+        let serving = async {
+            let result = match self.auth.caller(request.metadata()).await {
+                Ok(caller) => {
+                    metrics::caller(&span, caller.role);
+                    call(Arc::clone(self), caller, request.into_inner()).await
+                }
+                Err(error) => Err(error),
+            };
+            let code = result
+                .as_ref()
+                .map_or_else(ApiError::code, |_| tonic::Code::Ok);
+            metrics::request(method, code, started.elapsed());
+            metrics::outcome(&span, code);
+            result.map(Response::new).map_err(Status::from)
         };
-        let code = result
-            .as_ref()
-            .map_or_else(ApiError::code, |_| tonic::Code::Ok);
-        metrics::request(method, code, started.elapsed());
-        result.map(Response::new).map_err(Status::from)
+        serving.instrument(span.clone()).await
     }
 
     /// The level of an already scope-checked zone.

@@ -1,13 +1,13 @@
 //! Reading one page of events spread over many partitions: the partitions
 //! of a query are grouped by time bucket (one hour of every commune, one
 //! day of every camera, one month of a plate); groups are read in time
-//! order, several at once up to a fan-out bound, each partition yielding at
-//! most the rows the page still needs, and the rows merged in time order.
+//! order, several at once up to a fan-out bound, and their partitions
+//! merged lazily in time order (a k-way merge that fetches a partition's
+//! next rows only when the merge reaches them) until the page is full.
 //!
 //! Why this is exact: buckets do not overlap in time, so every row of a
-//! group comes before every row of the next; and the page's rows from one
-//! partition are among that partition's first `needed` rows in scan order,
-//! which is all a partition is asked for.
+//! group comes before every row of the next; and within a batch the merge
+//! always takes the next row in scan order among all partitions' heads.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -84,13 +84,18 @@ impl Plan {
                 batch.extend(group);
             }
             let needed = want + 1 - rows.len();
-            let page_size = i32::try_from(needed.min(5_000)).unwrap_or(5_000);
-            let reads: Vec<_> = batch
+            // Each partition is read lazily, a few rows per round trip: a
+            // province-wide page takes ~100 rows from 166 communes, not 100
+            // from each. Hot partitions fetch further pages as the merge
+            // reaches them.
+            let per_partition = (needed / batch.len().max(1)) * 2 + 4;
+            let page_size = i32::try_from(per_partition.min(needed).min(5_000)).unwrap_or(5_000);
+            let opens: Vec<_> = batch
                 .into_iter()
                 .map(|partition| {
                     let keep = Arc::clone(&keep);
                     async move {
-                        reader
+                        let rows = reader
                             .scan(
                                 partition,
                                 window.start_ms,
@@ -102,19 +107,33 @@ impl Plan {
                             .try_filter(move |row| {
                                 std::future::ready(after_cursor(row) && keep(row))
                             })
-                            .take(needed)
-                            .try_collect::<Vec<_>>()
-                            .await
+                            .boxed();
+                        Ok::<_, StoreError>(rows)
                     }
                 })
                 .collect();
-            let found: Vec<Vec<EventRow>> = futures::stream::iter(reads)
-                .buffer_unordered(fanout.max(1))
+            let mut streams: Vec<_> = futures::stream::iter(opens)
+                .buffered(fanout.max(1))
                 .try_collect()
                 .await?;
-            let mut found: Vec<EventRow> = found.into_iter().flatten().collect();
-            found.sort_by(|a, b| scan_order(direction, position(a), position(b)));
-            rows.extend(found.into_iter().take(needed));
+            let firsts = futures::future::join_all(streams.iter_mut().map(StreamExt::next)).await;
+            let mut heads: Vec<Option<EventRow>> = firsts
+                .into_iter()
+                .map(Option::transpose)
+                .collect::<Result<_, _>>()?;
+            // A k-way merge: take the next row in scan order, refill from
+            // the partition it came from.
+            while rows.len() <= want {
+                let next = heads
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, head)| head.as_ref().map(|row| (i, position(row))))
+                    .min_by(|a, b| scan_order(direction, a.1, b.1))
+                    .map(|(i, _)| i);
+                let Some(i) = next else { break };
+                rows.extend(heads[i].take());
+                heads[i] = streams[i].next().await.transpose()?;
+            }
             if rows.len() > want {
                 rows.truncate(want);
                 return Ok(Page { rows, more: true });

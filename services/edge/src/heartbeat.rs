@@ -8,9 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use futures::future::join_all;
 use prost::Message as _;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
+use vigil_bus::KafkaProducer;
 use vigil_proto::v1::Heartbeat;
 use vigil_spool::Spool;
 
@@ -22,7 +23,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the heartbeat loop needs.
 pub struct Heartbeats {
-    pub producer: FutureProducer,
+    pub producer: KafkaProducer,
     pub topic: String,
     pub site_id: String,
     pub interval: Duration,

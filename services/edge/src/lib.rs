@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rdkafka::producer::FutureProducer;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -46,7 +45,7 @@ pub struct Config {
     pub spool_dir: PathBuf,
     /// Bytes of detections the spool keeps while the uplink is down; when
     /// full, the oldest are dropped (and counted in
-    /// vigil_edge_spool_dropped_total). The file needs about twice this.
+    /// vigil_edge_events_dropped_total). The file needs about twice this.
     #[arg(long, env = "VIGIL_SPOOL_MAX_BYTES", default_value_t = 1 << 30)]
     pub spool_max_bytes: u64,
     /// Address of the HTTP server (ingest, /metrics, /healthz).
@@ -81,7 +80,8 @@ pub struct Config {
 /// spools what they handed in, and sends what it can within the grace
 /// period; the rest stays spooled for the next start.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let metrics = vigil_runtime::metrics_recorder();
+    let recorder = vigil_runtime::metrics_recorder();
+    metrics::describe();
     let spool_path = config.spool_dir.join("spool.redb");
     let spool = {
         let spool_config = SpoolConfig {
@@ -95,11 +95,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     info!(spool = %spool_path.display(), backlog, site_id = %config.site_id, "Edge agent starting.");
 
     let topics = config.kafka.topics();
-    let producer: FutureProducer = config
-        .kafka
-        .producer_config()
-        .create()
-        .with_context(|| format!("creating a Kafka producer for {}", config.kafka.brokers))?;
+    let producer = config.kafka.producer()?;
     let spooled = Arc::new(Notify::new());
     let link = Arc::new(publisher::Link::default());
     let (intake, committer) =
@@ -150,7 +146,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .with_context(|| format!("listening on {}", config.http_listen))?;
     info!(address = %listener.local_addr()?, "HTTP ingest and /metrics listening.");
     let server = {
-        let app = http::router(intake.clone(), metrics, config.http_max_body);
+        let app = http::router(intake.clone(), recorder, config.http_max_body);
         let stop = shutdown.clone();
         tokio::spawn(async move {
             axum::serve(listener, app)

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use prost::Message as _;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{Instrument as _, debug, info, warn};
+use vigil_bus::{KafkaProducer, trace};
 use vigil_proto::v1::{Detection, heartbeat::LinkState};
 use vigil_spool::{Entry, Spool};
 
@@ -26,6 +26,9 @@ use crate::metrics;
 const READ_BATCH: usize = 512;
 /// Removals are batched into one spool transaction this often.
 const REMOVE_EVERY: Duration = Duration::from_millis(50);
+/// A failing link fails every delivery in flight (thousands at once): one
+/// of them is logged at WARN per this interval, the others at DEBUG.
+const WARN_EVERY_MS: i64 = 10_000;
 
 /// What the publisher knows about the uplink, for heartbeats and metrics.
 #[derive(Debug, Default)]
@@ -33,6 +36,8 @@ pub struct Link {
     in_flight: AtomicUsize,
     /// Unix millis of the last acknowledged delivery.
     last_ack_ms: AtomicI64,
+    /// Unix millis of the last delivery failure logged at WARN.
+    last_warned_ms: AtomicI64,
 }
 
 impl Link {
@@ -55,6 +60,17 @@ impl Link {
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
+
+    /// Whether a delivery failure now should be logged at WARN: true at
+    /// most once per [`WARN_EVERY_MS`].
+    fn warn_now(&self, now_ms: i64) -> bool {
+        let last = self.last_warned_ms.load(Ordering::Relaxed);
+        now_ms - last >= WARN_EVERY_MS
+            && self
+                .last_warned_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
 }
 
 /// Publisher settings.
@@ -69,7 +85,7 @@ pub struct PublisherConfig {
 pub async fn run(
     config: PublisherConfig,
     spool: Arc<Spool>,
-    producer: FutureProducer,
+    producer: KafkaProducer,
     spooled: Arc<Notify>,
     link: Arc<Link>,
     shutdown: CancellationToken,
@@ -157,9 +173,10 @@ pub async fn run(
     }
 }
 
-/// Sends one entry until Kafka acknowledges it (or the agent stops).
+/// Sends one entry until Kafka acknowledges it (or the agent stops), in
+/// the detection's `publish` span: the root of its trace.
 async fn deliver(
-    producer: FutureProducer,
+    producer: KafkaProducer,
     topic: String,
     entry: Entry,
     link: Arc<Link>,
@@ -175,42 +192,45 @@ async fn deliver(
         link.in_flight.fetch_sub(1, Ordering::Relaxed);
         return;
     };
-    let headers = OwnedHeaders::new()
-        .insert(Header {
-            key: "vigil-schema",
-            value: Some(vigil_proto::SCHEMA_VERSION),
-        })
-        .insert(Header {
-            key: "traceparent",
-            value: Some(&traceparent(&detection.event_id)),
-        });
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        let record = FutureRecord::to(&topic)
-            .key(&detection.camera_id)
-            .payload(&entry.payload)
-            .headers(headers.clone());
-        // `Timeout::Never` waits while librdkafka's queue is full: that is
-        // the backpressure, not an error.
-        match producer.send(record, Timeout::Never).await {
-            Ok(_) => {
-                link.last_ack_ms
-                    .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
-                metrics::sent(started.elapsed());
-                let _ = acked.send(entry.seq);
-                break;
-            }
-            Err((error, _)) => {
-                metrics::send_retry();
-                warn!(seq = entry.seq, event_id = %detection.event_id, %error, "Delivery failed; retrying.");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    () = shutdown.cancelled() => break,
+    let span = trace::publish_span(&topic, detection.camera_id.as_bytes(), entry.payload.len());
+    trace::message_id(&span, &detection.event_id);
+    let headers = trace::with_context(trace::schema_headers(), &span);
+    let sending = async {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let record = FutureRecord::to(&topic)
+                .key(&detection.camera_id)
+                .payload(&entry.payload)
+                .headers(headers.clone());
+            // `Timeout::Never` waits while librdkafka's queue is full: that
+            // is the backpressure, not an error.
+            match producer.send(record, Timeout::Never).await {
+                Ok(delivery) => {
+                    link.last_ack_ms
+                        .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+                    metrics::sent(started.elapsed());
+                    trace::delivered(&span, delivery.partition, delivery.offset);
+                    let _ = acked.send(entry.seq);
+                    return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                Err((error, _)) => {
+                    metrics::send_retry();
+                    let (seq, event_id) = (entry.seq, &detection.event_id);
+                    if link.warn_now(Utc::now().timestamp_millis()) {
+                        warn!(seq, %event_id, %error, in_flight = link.in_flight(), "Delivery failed; retrying (more failures within 10 s are logged at DEBUG).");
+                    } else {
+                        debug!(seq, %event_id, %error, "Delivery failed; retrying.");
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = shutdown.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
             }
         }
-    }
+    };
+    sending.instrument(span.clone()).await;
     link.in_flight.fetch_sub(1, Ordering::Relaxed);
 }
 
@@ -236,29 +256,22 @@ async fn remove_acked(spool: Arc<Spool>, mut acked: mpsc::UnboundedReceiver<u64>
     }
 }
 
-/// A W3C trace context for one detection: the trace id is the event id, so
-/// a detection's trace can be found from the event alone.
-fn traceparent(event_id: &str) -> String {
-    let trace_id = event_id.replace('-', "");
-    let span_id = &trace_id[trace_id.len().saturating_sub(16)..];
-    format!("00-{trace_id}-{span_id}-01")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn traceparent_is_w3c_shaped() {
-        let header = traceparent("01a2224e-afc2-71c2-a0dd-77b80b62cb14");
-        assert_eq!(
-            header,
-            "00-01a2224eafc271c2a0dd77b80b62cb14-a0dd77b80b62cb14-01"
-        );
+    fn idle_link_is_up() {
+        assert_eq!(Link::default().state(), LinkState::Up);
     }
 
     #[test]
-    fn idle_link_is_up() {
-        assert_eq!(Link::default().state(), LinkState::Up);
+    fn delivery_failures_warn_once_per_interval() {
+        let link = Link::default();
+        let start = 1_800_000_000_000;
+        assert!(link.warn_now(start));
+        assert!(!link.warn_now(start + 1));
+        assert!(!link.warn_now(start + WARN_EVERY_MS - 1));
+        assert!(link.warn_now(start + WARN_EVERY_MS));
     }
 }

@@ -18,14 +18,13 @@ use anyhow::Context;
 use chrono::Utc;
 use prost::Message as _;
 use rdkafka::Message as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{Instrument as _, debug, info};
 use vigil_bus::pipeline::{self, Effect, PipelineConfig};
 use vigil_bus::registry::SharedRegistry;
-use vigil_bus::{KafkaArgs, Topics, produce_until_acked};
+use vigil_bus::{KafkaArgs, KafkaProducer, Topics, produce_until_acked, trace};
 use vigil_proto::v1::DlqRecord;
 use vigil_runtime::{LogArgs, ShutdownArgs};
 
@@ -59,6 +58,10 @@ pub struct Config {
     /// Address serving /metrics and /healthz.
     #[arg(long, env = "VIGIL_METRICS_LISTEN", default_value = "127.0.0.1:8071")]
     pub metrics_listen: SocketAddr,
+    /// How often the consumer lag per partition is measured (two broker
+    /// requests per partition, off the processing path).
+    #[arg(long, env = "VIGIL_LAG_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lag_interval: Duration,
     #[command(flatten)]
     pub log: LogArgs,
     #[command(flatten)]
@@ -79,9 +82,11 @@ impl Config {
 /// What processing one record needs.
 struct Stage {
     registry: SharedRegistry,
-    producer: FutureProducer,
+    producer: KafkaProducer,
     topics: Topics,
     policy: Policy,
+    /// The consumer group, for the trace spans.
+    group: String,
 }
 
 /// Runs until `shutdown`, then drains in-flight records and commits.
@@ -89,6 +94,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let server = vigil_runtime::serve_metrics(config.metrics_listen, shutdown.clone())
         .await
         .with_context(|| format!("listening on {}", config.metrics_listen))?;
+    metrics::describe();
 
     let (registry, follower) = vigil_bus::registry::follow(&config.kafka, shutdown.clone())
         .await
@@ -97,32 +103,32 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .read()
         .map(|r| r.cameras().len())
         .unwrap_or_default();
-    ::metrics::gauge!(metrics::REGISTRY_CAMERAS).set(cameras as f64);
+    metrics::registry_cameras(cameras);
     info!(cameras, "Registry loaded.");
 
-    let producer: FutureProducer = config
-        .kafka
-        .producer_config()
-        .create()
-        .context("creating the producer")?;
-    let consumer: StreamConsumer = config
-        .kafka
-        .consumer_config(&config.group)
-        .create()
-        .context("creating the consumer")?;
+    let producer = config.kafka.producer()?;
+    let consumer = Arc::new(config.kafka.consumer(&config.group)?);
     let topics = config.kafka.topics();
     consumer
         .subscribe(&[&topics.detections])
         .context("subscribing")?;
+    let lag = vigil_bus::lag::report(
+        Arc::clone(&consumer),
+        metrics::CONSUMER_LAG,
+        config.lag_interval,
+        shutdown.clone(),
+    );
     let stage = Arc::new(Stage {
         registry,
         producer: producer.clone(),
         topics,
         policy: config.policy(),
+        group: config.group.clone(),
     });
     let handle = |message: OwnedMessage| -> Effect {
         let stage = Arc::clone(&stage);
-        Box::pin(async move { stage.process(message).await })
+        let span = trace::process_span(&message, &stage.group);
+        Box::pin(async move { stage.process(message).await }.instrument(span))
     };
     let stats = pipeline::run(
         &consumer,
@@ -141,6 +147,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         unfinished = stats.unfinished_at_shutdown,
         "Enricher stopped."
     );
+    let _ = lag.await;
     let _ = follower.await;
     let _ = server.await;
     Ok(())
@@ -162,6 +169,9 @@ impl Stage {
         let headers = outputs_headers(&message);
         match outcome {
             Ok(enriched) => {
+                if let Some(detection) = &enriched.event.detection {
+                    trace::message_id(&tracing::Span::current(), &detection.event_id);
+                }
                 let event = enriched.event.encode_to_vec();
                 let camera_id = message.key().unwrap_or_default();
                 let alerts: Vec<(String, Vec<u8>)> = enriched
@@ -186,14 +196,13 @@ impl Stage {
                     ));
                 }
                 futures::future::join_all(sends).await;
-                ::metrics::counter!(metrics::ENRICHED).increment(1);
-                if enriched.event.late {
-                    ::metrics::counter!(metrics::LATE).increment(1);
-                }
-                ::metrics::counter!(metrics::ALERTS).increment(alerts.len() as u64);
+                metrics::enriched(enriched.event.late, alerts.len());
             }
             Err(rejection) => {
-                warn!(
+                // Expected traffic, counted by reason (that is what to
+                // alert on) and kept with its reason on the DLQ topic; one
+                // misconfigured site could log thousands a second.
+                debug!(
                     partition = message.partition(),
                     offset = message.offset(),
                     reason = rejection.reason(),
@@ -220,10 +229,10 @@ impl Stage {
                     Some(&headers),
                 )
                 .await;
-                ::metrics::counter!(metrics::REJECTED, "reason" => rejection.reason()).increment(1);
+                metrics::dead_lettered(rejection.reason());
             }
         }
-        ::metrics::histogram!(metrics::LATENCY).record(started.elapsed().as_secs_f64());
+        metrics::processed(started.elapsed());
     }
 }
 
@@ -232,11 +241,11 @@ fn outputs_headers(message: &OwnedMessage) -> OwnedHeaders {
     let mut headers = message.headers().cloned().unwrap_or_default();
     let has_schema = {
         use rdkafka::message::Headers as _;
-        headers.iter().any(|h| h.key == "vigil-schema")
+        headers.iter().any(|h| h.key == trace::SCHEMA_HEADER)
     };
     if !has_schema {
         headers = headers.insert(Header {
-            key: "vigil-schema",
+            key: trace::SCHEMA_HEADER,
             value: Some(vigil_proto::SCHEMA_VERSION),
         });
     }

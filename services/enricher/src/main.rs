@@ -6,5 +6,8 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     config.log.init();
     let shutdown = vigil_runtime::shutdown_on_signals();
-    vigil_enricher::run(config, shutdown).await
+    let result = vigil_enricher::run(config, shutdown).await;
+    // The last spans, then exit.
+    vigil_runtime::telemetry::shutdown().await;
+    result
 }

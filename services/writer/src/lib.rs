@@ -38,10 +38,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::Message as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
-use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigil_bus::pipeline::{self, Effect, Gate, PipelineConfig};
@@ -90,6 +89,10 @@ pub struct Config {
     /// Address serving /metrics and /healthz.
     #[arg(long, env = "VIGIL_METRICS_LISTEN", default_value = "127.0.0.1:8072")]
     pub metrics_listen: SocketAddr,
+    /// How often the consumer lag per partition is measured (two broker
+    /// requests per partition, off the processing path).
+    #[arg(long, env = "VIGIL_LAG_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lag_interval: Duration,
     #[command(flatten)]
     pub log: LogArgs,
     #[command(flatten)]
@@ -107,6 +110,8 @@ impl Config {
             Some("--offline-check must be longer than 0s")
         } else if self.offline_after.is_zero() {
             Some("--offline-after must be longer than 0s")
+        } else if self.lag_interval.is_zero() {
+            Some("--lag-interval must be longer than 0s")
         } else {
             None
         };
@@ -126,6 +131,8 @@ pub enum WriterError {
     },
     #[error("loading the registry: {0}")]
     Registry(#[source] BusError),
+    #[error(transparent)]
+    Bus(#[from] BusError),
     #[error("{what}: {source}")]
     Store {
         what: &'static str,
@@ -154,6 +161,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Writ
             address: config.metrics_listen,
             source,
         })?;
+    metrics::describe();
 
     let (registry, follower) = vigil_bus::registry::follow(&config.kafka, finished.clone())
         .await
@@ -176,29 +184,27 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Writ
         .map_err(store_err("preparing camera_status"))?;
 
     let kafka_err = |what| move |source| WriterError::Kafka { what, source };
-    let producer: FutureProducer = config
-        .kafka
-        .producer_config()
-        .create()
-        .map_err(kafka_err("creating the alert producer"))?;
-    let consumer: StreamConsumer = config
-        .kafka
-        .consumer_config(&config.group)
-        .create()
-        .map_err(kafka_err("creating the consumer"))?;
-    let consumer = Arc::new(consumer);
+    let producer = config.kafka.producer()?;
+    let consumer = Arc::new(config.kafka.consumer(&config.group)?);
     let topics = config.kafka.topics();
     consumer
         .subscribe(&[&topics.enriched, &topics.heartbeats])
         .map_err(kafka_err(
             "subscribing to the enriched and heartbeat topics",
         ))?;
+    let lag = vigil_bus::lag::report(
+        Arc::clone(&consumer),
+        metrics::CONSUMER_LAG,
+        config.lag_interval,
+        finished.clone(),
+    );
 
     let rollup = Arc::new(Rollup::new(counts.clone()));
     let sink = Arc::new(EventSink {
         events,
         counts,
         rollup: Arc::clone(&rollup),
+        group: config.group.clone(),
     });
     let liveness = Arc::new(Liveness::new(
         statuses,
@@ -260,6 +266,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Writ
         );
     }
     finished.cancel();
+    let _ = lag.await;
     let _ = follower.await;
     let _ = server.await;
     info!("Writer stopped.");

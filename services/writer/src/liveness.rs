@@ -44,24 +44,23 @@
 //! transition raised twice — a redelivered heartbeat, another instance —
 //! has the same id and can be deduplicated.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 use prost::Message as _;
 use rdkafka::Message as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::FutureProducer;
+use rdkafka::consumer::Consumer;
+use rdkafka::message::OwnedMessage;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 use uuid::Uuid;
 use vigil_bus::pipeline::Effect;
-use vigil_bus::produce_until_acked;
 use vigil_bus::registry::SharedRegistry;
-use vigil_domain::Registry;
+use vigil_bus::{KafkaConsumer, KafkaProducer, produce_until_acked, trace};
+use vigil_domain::{Registry, ZoneLevel};
 use vigil_proto::v1::{Alert, AlertKind, Heartbeat, ResponsibleTeam};
 use vigil_store::StatusStore;
 
@@ -79,7 +78,7 @@ const ONLINE_PRIORITY: u32 = 5;
 pub(crate) struct Liveness {
     statuses: StatusStore,
     registry: SharedRegistry,
-    producer: FutureProducer,
+    producer: KafkaProducer,
     alerts_topic: String,
     offline_after: Duration,
     tracker: Mutex<Tracker>,
@@ -98,7 +97,7 @@ impl Liveness {
     pub(crate) fn new(
         statuses: StatusStore,
         registry: SharedRegistry,
-        producer: FutureProducer,
+        producer: KafkaProducer,
         alerts_topic: String,
         offline_after: Duration,
     ) -> Self {
@@ -193,12 +192,15 @@ impl Liveness {
     pub(crate) async fn watch(
         self: Arc<Self>,
         every: Duration,
-        consumer: Arc<StreamConsumer>,
+        consumer: Arc<KafkaConsumer>,
         heartbeats_topic: String,
         stop: CancellationToken,
     ) {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Communes given a value, to be set back to 0 if they leave the
+        // registry (or are `unknown` no more).
+        let mut reported: HashSet<String> = HashSet::new();
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
@@ -217,9 +219,22 @@ impl Liveness {
                     tracker.forget_unowned(&owned);
                 }
                 let silent = tracker.take_silent(self.offline_after, Instant::now());
-                (silent, tracker.offline())
+                let registry = self.registry.read().unwrap_or_else(PoisonError::into_inner);
+                let mut offline = offline_by_commune(&registry, tracker.offline_cameras());
+                // Every commune gets a value, 0 included, so a dashboard
+                // lists them all (166 series, bounded).
+                for commune in registry.zones().filter(|z| z.level() == ZoneLevel::Commune) {
+                    offline.entry(commune.id.clone()).or_insert(0);
+                }
+                (silent, offline)
             };
-            metrics::cameras_offline(offline);
+            for (commune, cameras) in &offline {
+                metrics::cameras_offline(commune, *cameras);
+            }
+            for commune in reported.iter().filter(|c| !offline.contains_key(*c)) {
+                metrics::cameras_offline(commune, 0);
+            }
+            reported = offline.into_keys().collect();
             for camera in silent {
                 tokio::select! {
                     () = self.went_offline(camera) => {}
@@ -253,18 +268,15 @@ impl Liveness {
     }
 
     async fn raise(&self, alert: &Alert) {
-        let headers = OwnedHeaders::new().insert(Header {
-            key: "vigil-schema",
-            value: Some(vigil_proto::SCHEMA_VERSION),
-        });
         produce_until_acked(
             &self.producer,
             &self.alerts_topic,
             alert.commune_id.as_bytes(),
             &alert.encode_to_vec(),
-            Some(&headers),
+            Some(&trace::schema_headers()),
         )
         .await;
+        metrics::alert_raised(alert.kind());
     }
 
     fn tracker(&self) -> MutexGuard<'_, Tracker> {
@@ -479,12 +491,38 @@ impl Tracker {
     }
 
     /// Tracked cameras that are offline now.
+    #[cfg(test)]
     fn offline(&self) -> usize {
-        self.cameras
-            .values()
-            .filter(|seen| seen.state == State::Offline)
-            .count()
+        self.offline_cameras().count()
     }
+
+    /// The ids of the tracked cameras that are offline now.
+    fn offline_cameras(&self) -> impl Iterator<Item = &str> {
+        self.cameras
+            .iter()
+            .filter(|(_, seen)| seen.state == State::Offline)
+            .map(|(camera_id, _)| camera_id.as_str())
+    }
+}
+
+/// The label of cameras the registry does not place in a commune.
+const NO_COMMUNE: &str = "unknown";
+
+/// How many of `cameras` each commune has (communes are bounded, 166 in
+/// Thanh Hoa, unlike cameras: a fine metric label).
+fn offline_by_commune<'a>(
+    registry: &Registry,
+    cameras: impl Iterator<Item = &'a str>,
+) -> BTreeMap<String, usize> {
+    let mut by_commune = BTreeMap::new();
+    for camera_id in cameras {
+        let commune = registry
+            .camera(camera_id)
+            .and_then(|camera| registry.commune_of(&camera.zone_id))
+            .map_or(NO_COMMUNE, |commune| commune.id.as_str());
+        *by_commune.entry(commune.to_owned()).or_default() += 1;
+    }
+    by_commune
 }
 
 #[cfg(test)]
@@ -728,6 +766,16 @@ mod tests {
         assert_ne!(
             id("cam-1", Transition::Offline, 0, 95),
             id("cam-2", Transition::Offline, 0, 95)
+        );
+    }
+
+    #[test]
+    fn offline_cameras_are_counted_per_commune() {
+        let registry = registry();
+        let counted = offline_by_commune(&registry, ["cam-1", "cam-x", "cam-y"].into_iter());
+        assert_eq!(
+            counted,
+            BTreeMap::from([("th.ba-thuoc".to_owned(), 1), ("unknown".to_owned(), 2)])
         );
     }
 

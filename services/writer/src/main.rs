@@ -6,6 +6,8 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     config.log.init();
     let shutdown = vigil_runtime::shutdown_on_signals();
-    vigil_writer::run(config, shutdown).await?;
-    Ok(())
+    let result = vigil_writer::run(config, shutdown).await;
+    // The last spans, then exit.
+    vigil_runtime::telemetry::shutdown().await;
+    Ok(result?)
 }

@@ -9,8 +9,9 @@ use std::time::Instant;
 use prost::Message as _;
 use rdkafka::Message as _;
 use rdkafka::message::OwnedMessage;
-use tracing::error;
+use tracing::{Instrument as _, error};
 use vigil_bus::pipeline::Effect;
+use vigil_bus::trace;
 use vigil_proto::v1::EnrichedDetection;
 use vigil_store::{CountStore, EventStore};
 
@@ -24,13 +25,17 @@ pub(crate) struct EventSink {
     pub(crate) events: EventStore,
     pub(crate) counts: CountStore,
     pub(crate) rollup: Arc<Rollup>,
+    /// The consumer group, for the trace spans.
+    pub(crate) group: String,
 }
 
 impl EventSink {
-    /// The pipeline effect for one record of `vigil.enriched.v1`.
+    /// The pipeline effect for one record of `vigil.enriched.v1`, in the
+    /// record's `process` span (a child of the enricher's `publish`).
     pub(crate) fn handle(self: &Arc<Self>, message: OwnedMessage) -> Effect {
         let sink = Arc::clone(self);
-        Box::pin(async move { sink.store(message).await })
+        let span = trace::process_span(&message, &self.group);
+        Box::pin(async move { sink.store(message).await }.instrument(span))
     }
 
     async fn store(&self, message: OwnedMessage) {
@@ -45,6 +50,9 @@ impl EventSink {
                 return;
             }
         };
+        if let Some(detection) = &event.detection {
+            trace::message_id(&tracing::Span::current(), &detection.event_id);
+        }
         let started = Instant::now();
         let stored = retry::until_stored(|| async {
             // The query tables first: an event they refuse is then never

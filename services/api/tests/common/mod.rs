@@ -98,6 +98,12 @@ fn communes_by_cameras(registry: &Registry) -> Vec<(String, Vec<String>)> {
 
 impl Fixture {
     pub async fn start(tag: &str) -> anyhow::Result<Self> {
+        Self::start_with(tag, &[]).await
+    }
+
+    /// Like `start`, with extra vigil-api flags; with `--tls-cert` the
+    /// fixture's own channel is not connected (the caller connects).
+    pub async fn start_with(tag: &str, extra: &[&str]) -> anyhow::Result<Self> {
         let env = TestEnv::new(tag).await?;
         let registry = province(&ProvinceSpec {
             cameras: 1_000,
@@ -234,7 +240,7 @@ impl Fixture {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = format!("127.0.0.1:{}", listener.local_addr()?.port());
         let metrics_address = format!("127.0.0.1:{}", free_port());
-        let config = vigil_api::Config::parse_from([
+        let mut args = vec![
             "vigil-api",
             "--topic-prefix",
             &env.kafka.topic_prefix,
@@ -244,10 +250,16 @@ impl Fixture {
             &metrics_address,
             "--shutdown-grace",
             "5s",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let config = vigil_api::Config::parse_from(args);
         let stop = CancellationToken::new();
         let server = tokio::spawn(vigil_api::serve(config, listener, stop.clone()));
-        let channel = connect(&address).await?;
+        let channel = if extra.contains(&"--tls-cert") {
+            tonic::transport::Endpoint::from_shared(format!("http://{address}"))?.connect_lazy()
+        } else {
+            connect(&address).await?
+        };
         Ok(Self {
             env,
             registry,

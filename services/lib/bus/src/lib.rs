@@ -1,22 +1,36 @@
 //! Kafka plumbing shared by every Vigil service: the topic names, the
 //! producer and consumer settings that make delivery at-least-once and
-//! idempotent, and idempotent topic creation.
+//! idempotent, idempotent topic creation, the client context that logs
+//! what librdkafka reports at sensible levels, consumer lag, and trace
+//! context in record headers.
 
+pub mod context;
+pub mod lag;
 pub mod pipeline;
 pub mod registry;
 pub mod topics;
+pub mod trace;
 
+pub use context::KafkaContext;
 pub use topics::{TopicPlan, Topics};
 
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::ClientContext;
 use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::StreamConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
+use tracing::Instrument as _;
+
+/// A producer of a Vigil service.
+pub type KafkaProducer = FutureProducer<KafkaContext>;
+/// A consumer of a Vigil service.
+pub type KafkaConsumer = StreamConsumer<KafkaContext>;
 
 /// Errors from Kafka plumbing.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +116,29 @@ impl KafkaArgs {
         config
     }
 
+    /// A producer with [`Self::producer_config`] and the [`KafkaContext`].
+    pub fn producer(&self) -> Result<KafkaProducer, BusError> {
+        self.producer_config()
+            .create_with_context(KafkaContext)
+            .map_err(|source| BusError::Client {
+                client: "producer",
+                brokers: self.brokers.clone(),
+                source,
+            })
+    }
+
+    /// A consumer in `group` with [`Self::consumer_config`] and the
+    /// [`KafkaContext`]; not yet subscribed.
+    pub fn consumer(&self, group: &str) -> Result<KafkaConsumer, BusError> {
+        self.consumer_config(group)
+            .create_with_context(KafkaContext)
+            .map_err(|source| BusError::Client {
+                client: "consumer",
+                brokers: self.brokers.clone(),
+                source,
+            })
+    }
+
     /// Creates every topic in `plan` that does not exist yet; existing topics
     /// are left as they are. Returns the names that were created.
     pub async fn ensure_topics(&self, plan: &TopicPlan) -> Result<Vec<String>, BusError> {
@@ -134,27 +171,45 @@ impl KafkaArgs {
 
 /// Produces one record and waits until Kafka acknowledges it, retrying with
 /// backoff for as long as it takes (a consumer must not move past a record
-/// whose output is not durable). A full local queue just waits.
-pub async fn produce_until_acked(
-    producer: &FutureProducer,
+/// whose output is not durable). A full local queue just waits. The record
+/// gets a `publish` span (a child of the current one), whose trace context
+/// replaces any in `headers`; see [`trace`].
+pub async fn produce_until_acked<C: ClientContext + 'static>(
+    producer: &FutureProducer<C>,
     topic: &str,
     key: &[u8],
     payload: &[u8],
     headers: Option<&OwnedHeaders>,
 ) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let mut record = FutureRecord::to(topic).key(key).payload(payload);
-        if let Some(headers) = headers {
-            record = record.headers(headers.clone());
-        }
-        match producer.send(record, Timeout::Never).await {
-            Ok(_) => return,
-            Err((error, _)) => {
-                tracing::warn!(%topic, %error, retry_in = ?backoff, "Producing failed; retrying.");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
+    let span = trace::publish_span(topic, key, payload.len());
+    let with_context;
+    let headers = if span.is_none() {
+        // Export off: the headers as given, not even copied.
+        headers
+    } else {
+        let headers = headers.cloned().unwrap_or_else(OwnedHeaders::new);
+        with_context = trace::with_context(headers, &span);
+        Some(&with_context)
+    };
+    let sending = async {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let mut record = FutureRecord::to(topic).key(key).payload(payload);
+            if let Some(headers) = headers {
+                record = record.headers(headers.clone());
+            }
+            match producer.send(record, Timeout::Never).await {
+                Ok(delivery) => {
+                    trace::delivered(&span, delivery.partition, delivery.offset);
+                    return;
+                }
+                Err((error, _)) => {
+                    tracing::warn!(%topic, %error, retry_in = ?backoff, "Producing failed; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
             }
         }
-    }
+    };
+    sending.instrument(span.clone()).await;
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
@@ -65,8 +65,8 @@ pub struct PipelineStats {
 /// Consumes with `consumer` (subscribed, with auto-commit off) until
 /// `shutdown`, running `handle` on every record; then drains in-flight
 /// records within the configured time and commits what is done.
-pub async fn run(
-    consumer: &StreamConsumer,
+pub async fn run<C: ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
     config: PipelineConfig,
     handle: impl Fn(OwnedMessage) -> Effect,
     before_commit: impl Fn() -> Gate,
@@ -126,8 +126,8 @@ pub async fn run(
 /// Commits the offsets after the records in `done`, if `before_commit`
 /// succeeds. The snapshot is taken first, so everything it covers finished
 /// before `before_commit` started.
-async fn commit(
-    consumer: &StreamConsumer,
+async fn commit<C: ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
     done: &BTreeMap<(String, i32), i64>,
     before_commit: &impl Fn() -> Gate,
     mode: CommitMode,

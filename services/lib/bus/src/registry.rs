@@ -20,7 +20,7 @@ use tracing::{debug, warn};
 use vigil_domain::{Registry, RegistryEntity};
 use vigil_proto::v1::RegistryChange;
 
-use crate::{BusError, KafkaArgs};
+use crate::{BusError, KafkaArgs, KafkaContext};
 
 /// How many registry records may be in flight at once when publishing.
 const PUBLISH_CONCURRENCY: usize = 1_000;
@@ -28,7 +28,7 @@ const PUBLISH_CONCURRENCY: usize = 1_000;
 /// Publishes registry changes.
 #[derive(Clone)]
 pub struct RegistryPublisher {
-    producer: FutureProducer,
+    producer: FutureProducer<KafkaContext>,
     topic: String,
 }
 
@@ -42,14 +42,7 @@ impl std::fmt::Debug for RegistryPublisher {
 
 impl RegistryPublisher {
     pub fn new(kafka: &KafkaArgs) -> Result<Self, BusError> {
-        let producer = kafka
-            .producer_config()
-            .create()
-            .map_err(|source| BusError::Client {
-                client: "producer",
-                brokers: kafka.brokers.clone(),
-                source,
-            })?;
+        let producer = kafka.producer()?;
         Ok(Self {
             producer,
             topic: kafka.topics().registry,
@@ -124,11 +117,14 @@ pub async fn follow(
     };
     let config = kafka.consumer_config("vigil-registry-follower");
     // Every follower reads the whole topic itself: no group, no commits.
-    let consumer: StreamConsumer = config.create().map_err(|source| BusError::Client {
-        client: "consumer",
-        brokers: kafka.brokers.clone(),
-        source,
-    })?;
+    let consumer: StreamConsumer<KafkaContext> =
+        config
+            .create_with_context(KafkaContext)
+            .map_err(|source| BusError::Client {
+                client: "consumer",
+                brokers: kafka.brokers.clone(),
+                source,
+            })?;
     let mut assignment = TopicPartitionList::new();
     assignment
         .add_partition_offset(&topic, 0, Offset::Beginning)

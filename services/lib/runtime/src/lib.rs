@@ -1,13 +1,19 @@
-//! What every Vigil service binary starts with: structured logging, a
+//! What every Vigil service binary starts with: structured logging, trace
+//! export when the `OTEL_*` environment asks for it ([`telemetry`]), a
 //! cancellation token fired by SIGTERM or Ctrl-C, and the Prometheus
 //! recorder whose rendering the service serves on `/metrics`.
+
+pub mod telemetry;
 
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _, Registry};
 
 /// Logging options shared by every service.
 #[derive(Debug, Clone, clap::Args)]
@@ -21,23 +27,50 @@ pub struct LogArgs {
 }
 
 impl LogArgs {
-    /// Installs the global subscriber; logs go to standard error.
+    /// Installs the global subscriber: logs to standard error, and trace
+    /// export when the `OTEL_*` environment variables ask for it (see
+    /// [`telemetry`]). Call [`telemetry::shutdown`] before exiting, so the
+    /// last spans are sent.
     pub fn init(&self) {
-        let filter = EnvFilter::try_new(&self.filter).unwrap_or_else(|error| {
+        self.init_with(|key| std::env::var(key).ok());
+    }
+
+    /// [`Self::init`] with the `OTEL_*` settings read through `settings`
+    /// instead of the process environment (for tests, which cannot set
+    /// environment variables safely).
+    pub fn init_with(&self, settings: impl Fn(&str) -> Option<String>) {
+        let logs: Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> = if self.json {
+            Box::new(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
+        } else {
+            Box::new(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        };
+        // Spans are for traces: log lines stay as they are, without the
+        // span context in front of them.
+        let logs = logs.with_filter(self.env_filter().and(filter_fn(|meta| !meta.is_span())));
+        let traces = telemetry::layer(&settings);
+        let installed = tracing_subscriber::registry()
+            .with(logs)
+            .with(traces)
+            .try_init();
+        match installed {
+            Ok(()) => telemetry::enable(),
+            Err(error) => eprintln!("logging was set up already ({error}); keeping that"),
+        }
+    }
+
+    fn env_filter(&self) -> EnvFilter {
+        EnvFilter::try_new(&self.filter).unwrap_or_else(|error| {
             eprintln!(
                 "invalid --log filter {:?} ({error}); using info",
                 self.filter
             );
             EnvFilter::new("info")
-        });
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr);
-        if self.json {
-            builder.json().flatten_event(true).init();
-        } else {
-            builder.init();
-        }
+        })
     }
 }
 

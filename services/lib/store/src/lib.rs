@@ -98,6 +98,55 @@ pub struct StoreArgs {
     /// How long events are kept (e.g. "90days"); 0s keeps them forever.
     #[arg(long = "event-ttl", env = "VIGIL_EVENT_TTL", default_value = "90days", value_parser = humantime::parse_duration)]
     pub event_ttl: Duration,
+    /// User name when the cluster requires authentication.
+    #[arg(
+        long = "cql-username",
+        env = "VIGIL_CQL_USERNAME",
+        requires = "password"
+    )]
+    pub username: Option<String>,
+    /// File holding the password of --cql-username (a mounted Secret);
+    /// VIGIL_CQL_PASSWORD works too. Never logged.
+    #[arg(
+        id = "password",
+        long = "cql-password-file",
+        env = "VIGIL_CQL_PASSWORD_FILE",
+        value_parser = Password::from_file
+    )]
+    pub password: Option<Password>,
+}
+
+/// A credential that never shows in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Reads a password file (surrounding whitespace trimmed), or takes
+    /// `VIGIL_CQL_PASSWORD` when the path is `env:`.
+    pub fn from_file(path: &str) -> Result<Self, String> {
+        let text = if path == "env:" {
+            std::env::var("VIGIL_CQL_PASSWORD")
+                .map_err(|_| "VIGIL_CQL_PASSWORD is not set".to_owned())?
+        } else {
+            std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(format!("{path} holds no password"));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The password itself, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// A session and the keyspace Vigil's tables live in. Statements name their
@@ -220,14 +269,59 @@ impl StoreArgs {
     /// Opens a session to the cluster.
     pub async fn connect(&self) -> Result<Session, StoreError> {
         let nodes: Vec<&str> = self.nodes.split(',').map(str::trim).collect();
-        SessionBuilder::new()
+        let mut builder = SessionBuilder::new()
             .known_nodes(&nodes)
-            .connection_timeout(Duration::from_secs(10))
-            .build()
-            .await
-            .map_err(|source| StoreError::Connect {
-                nodes: self.nodes.clone(),
-                source: Box::new(source),
-            })
+            .connection_timeout(Duration::from_secs(10));
+        if let (Some(user), Some(password)) = (&self.username, &self.password) {
+            builder = builder.user(user, password.expose());
+        }
+        builder.build().await.map_err(|source| StoreError::Connect {
+            nodes: self.nodes.clone(),
+            source: Box::new(source),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        store: StoreArgs,
+    }
+
+    #[test]
+    fn passwords_come_from_files_and_never_show() {
+        let path = std::env::temp_dir().join(format!("vigil-pw-{}", std::process::id()));
+        std::fs::write(&path, "s3cret-pw\n").unwrap();
+        let cli = Cli::try_parse_from([
+            "x",
+            "--cql-username",
+            "vigil",
+            "--cql-password-file",
+            path.to_str().unwrap(),
+        ])
+        .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(cli.store.password.as_ref().unwrap().expose(), "s3cret-pw");
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+        // A user without a password, or a missing file, is refused at start-up.
+        assert!(Cli::try_parse_from(["x", "--cql-username", "vigil"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "x",
+                "--cql-username",
+                "u",
+                "--cql-password-file",
+                "/nonexistent"
+            ])
+            .is_err()
+        );
     }
 }

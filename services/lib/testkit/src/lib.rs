@@ -93,6 +93,8 @@ impl TestEnv {
             keyspace: name,
             keyspace_replication: 1,
             event_ttl: humantime::parse_duration("1day")?,
+            username: None,
+            password: None,
         };
         let session = store.connect().await?;
         vigil_store::migrate(&session, &store.keyspace, store.keyspace_replication)

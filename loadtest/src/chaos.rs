@@ -1,0 +1,624 @@
+//! The fault matrix: Vigil's four services run as real processes on a
+//! fresh namespace while a client pushes detections to the edge agent's
+//! HTTP ingest; each scenario injects one fault mid-load, and ends with an
+//! exact accounting by event id — every accepted event stored once in the
+//! query tables, no extra rows, the counts right.
+//!
+//! Each scenario's events are captured inside their own past hour, so the
+//! scenario's rows are exactly the rows of that hour's partitions
+//! (`events_by_commune_hour`, `event_counts`), whatever other scenarios did.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use prost::Message as _;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use scylla::value::CqlTimestamp;
+use serde::Serialize;
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+use vigil_domain::ZoneLevel;
+use vigil_proto::v1::query_service_client::QueryServiceClient;
+use vigil_proto::v1::{DetectionKind, ListEventsRequest, Role, TimeWindow};
+use vigil_store::{TokenStore, day_bucket, hour_bucket, mint_token};
+use vigil_synth::DetectionFactory;
+
+use crate::target::{Namespace, TargetArgs, check_reachable};
+
+/// Every scenario, in the order they run.
+pub(crate) const SCENARIOS: &[&str] = &[
+    "baseline",
+    "kafka-outage",
+    "cassandra-outage",
+    "kill-edge",
+    "kill-enricher",
+    "kill-writer",
+    "kill-api",
+    "rebalance",
+    "duplicates",
+];
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ChaosArgs {
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    /// Scenarios to run (repeatable); default all of them.
+    #[arg(long = "scenario", value_parser = clap::builder::PossibleValuesParser::new(SCENARIOS))]
+    pub(crate) scenarios: Vec<String>,
+    /// Detections per second pushed to the edge agent.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) rate: u32,
+    /// How long each scenario pushes load.
+    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
+    pub(crate) load: Duration,
+    /// How long Kafka or Cassandra stays down.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) outage: Duration,
+    /// The script that stops and starts the stack's components.
+    #[arg(long, default_value = "deploy/local/stack")]
+    pub(crate) stack_script: PathBuf,
+    /// Folder of vigil-edge, -enricher, -writer and -api; default the one
+    /// this binary is in.
+    #[arg(long)]
+    pub(crate) bin_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub(crate) report_dir: Option<PathBuf>,
+}
+
+/// One line of the matrix.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Outcome {
+    pub(crate) scenario: String,
+    /// Distinct events the edge (or Kafka, for duplicates) acknowledged.
+    pub(crate) accepted: usize,
+    /// Distinct accepted events found in the query tables.
+    pub(crate) stored: usize,
+    pub(crate) lost: usize,
+    /// Rows beyond one per accepted event (repeats or never-accepted ids).
+    pub(crate) duplicated: usize,
+    /// Sum of the hour's `event_counts` equals `accepted`.
+    pub(crate) counts_exact: bool,
+    /// The API listed exactly the accepted events (kill-api only checks
+    /// this after the restart; every scenario does).
+    pub(crate) api_exact: bool,
+    pub(crate) seconds_to_converge: f64,
+}
+
+impl Outcome {
+    pub(crate) fn passed(&self) -> bool {
+        self.lost == 0 && self.duplicated == 0 && self.counts_exact && self.api_exact
+    }
+}
+
+/// The four services as child processes.
+struct Fleet {
+    bin: PathBuf,
+    logs: PathBuf,
+    ns: Namespace,
+    edge_http: String,
+    api_listen: String,
+    enricher_group: String,
+    writer_group: String,
+    children: BTreeMap<String, Child>,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl Fleet {
+    fn args(&self, service: &str) -> Vec<String> {
+        let ns = &self.ns;
+        let mut args = vec![
+            "--kafka-brokers".to_owned(),
+            ns.kafka.brokers.clone(),
+            "--topic-prefix".to_owned(),
+            ns.kafka.topic_prefix.clone(),
+            "--log".to_owned(),
+            "warn,vigil_edge=info,vigil_writer=info".to_owned(),
+        ];
+        let store = [
+            "--cql-nodes".to_owned(),
+            ns.store.nodes.clone(),
+            "--keyspace".to_owned(),
+            ns.store.keyspace.clone(),
+        ];
+        let base = service.split('#').next().unwrap_or(service);
+        match base {
+            "edge" => args.extend([
+                "--site-id".to_owned(),
+                "chaos".to_owned(),
+                "--spool-dir".to_owned(),
+                self.logs.join("edge-spool").display().to_string(),
+                "--http-listen".to_owned(),
+                self.edge_http.clone(),
+            ]),
+            "enricher" => args.extend([
+                "--group".to_owned(),
+                self.enricher_group.clone(),
+                "--metrics-listen".to_owned(),
+                "127.0.0.1:0".to_owned(),
+            ]),
+            "writer" => {
+                args.extend(store.clone());
+                args.extend([
+                    "--group".to_owned(),
+                    self.writer_group.clone(),
+                    "--rollup-interval".to_owned(),
+                    "1s".to_owned(),
+                    "--metrics-listen".to_owned(),
+                    "127.0.0.1:0".to_owned(),
+                ]);
+            }
+            _ => {
+                args.extend(store);
+                args.extend([
+                    "--listen".to_owned(),
+                    self.api_listen.clone(),
+                    "--metrics-listen".to_owned(),
+                    "127.0.0.1:0".to_owned(),
+                ]);
+            }
+        }
+        args
+    }
+
+    /// Starts `service` ("edge", "writer#2", ...), logging to a file.
+    fn spawn(&mut self, service: &str) -> anyhow::Result<()> {
+        let base = service.split('#').next().unwrap_or(service);
+        let binary = self.bin.join(format!("vigil-{base}"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("{service}.log")))?;
+        let child = Command::new(&binary)
+            .args(self.args(service))
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        self.children.insert(service.to_owned(), child);
+        Ok(())
+    }
+
+    /// `kill -9`.
+    async fn kill(&mut self, service: &str) -> anyhow::Result<()> {
+        if let Some(mut child) = self.children.remove(service) {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, and wait for a clean exit.
+    async fn stop(&mut self, service: &str) -> anyhow::Result<()> {
+        if let Some(mut child) = self.children.remove(service) {
+            if let Some(pid) = child.id() {
+                Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .await?;
+            }
+            if tokio::time::timeout(Duration::from_secs(40), child.wait())
+                .await
+                .is_err()
+            {
+                child.kill().await?;
+                bail!("{service} did not stop within 40 s of SIGTERM");
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails if a service exited on its own.
+    fn check(&mut self) -> anyhow::Result<()> {
+        for (name, child) in &mut self.children {
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "{name} exited ({status}); see {}",
+                    self.logs.join(format!("{name}.log")).display()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `deploy/local/stack <command>`.
+async fn stack(script: &Path, command: &str) -> anyhow::Result<()> {
+    let status = Command::new(script)
+        .arg(command)
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .with_context(|| format!("running {} {command}", script.display()))?;
+    anyhow::ensure!(status.success(), "{} {command} failed", script.display());
+    Ok(())
+}
+
+/// Pushes detections captured in `hour` to the edge at `rate`/s for
+/// `duration`, retrying a batch until it is acknowledged; returns the ids
+/// acknowledged.
+async fn push(
+    edge: String,
+    cameras: Vec<String>,
+    hour: i64,
+    rate: u32,
+    duration: Duration,
+    seed: u64,
+) -> anyhow::Result<HashSet<String>> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let url = format!("http://{edge}/v1/detections");
+    let mut factory = DetectionFactory::new(seed);
+    let mut accepted = HashSet::new();
+    let batch = 10usize;
+    let interval = Duration::from_secs_f64(batch as f64 / f64::from(rate.max(1)));
+    let started = Instant::now();
+    let give_up = duration + Duration::from_secs(90);
+    let mut n = 0usize;
+    while started.elapsed() < duration {
+        let due = started + interval * u32::try_from(n / batch).unwrap_or(u32::MAX);
+        tokio::time::sleep_until(due.into()).await;
+        let body: Vec<serde_json::Value> = (0..batch)
+            .map(|i| {
+                let k = n + i;
+                let at =
+                    DateTime::<Utc>::from_timestamp_millis(hour + (k as i64 * 997) % 3_600_000)
+                        .unwrap_or_default();
+                let detection = factory.detection(&cameras[k % cameras.len()], at);
+                json_of(&detection)
+            })
+            .collect();
+        n += batch;
+        loop {
+            let reply = http.post(&url).json(&body).send().await;
+            if let Ok(reply) = reply
+                && reply.status().as_u16() == 202
+            {
+                let reply: serde_json::Value = reply.json().await?;
+                for result in reply["results"].as_array().into_iter().flatten() {
+                    if let Some(id) = result["event_id"].as_str() {
+                        accepted.insert(id.to_owned());
+                    }
+                }
+                break;
+            }
+            if started.elapsed() > give_up {
+                bail!("the edge agent refused a batch for {give_up:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    Ok(accepted)
+}
+
+/// The edge's JSON form of a detection, with its event id (so a retried
+/// batch repeats the same ids).
+fn json_of(d: &vigil_proto::v1::Detection) -> serde_json::Value {
+    let at = d.captured_at.unwrap_or_default();
+    let kind = DetectionKind::try_from(d.kind)
+        .map(|k| {
+            k.as_str_name()
+                .trim_start_matches("DETECTION_KIND_")
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let mut value = serde_json::json!({
+        "event_id": d.event_id,
+        "camera_id": d.camera_id,
+        "captured_at": DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).unwrap_or(0))
+            .unwrap_or_default()
+            .to_rfc3339(),
+        "kind": kind,
+        "confidence": d.confidence,
+    });
+    if let Some(b) = &d.bbox {
+        value["bbox"] =
+            serde_json::json!({"x": b.x, "y": b.y, "width": b.width, "height": b.height});
+    }
+    if let Some(p) = &d.plate {
+        value["plate"] = serde_json::json!({"text": p.text, "confidence": p.confidence});
+    }
+    if let Some(s) = &d.snapshot {
+        value["snapshot"] = serde_json::json!({"uri": s.uri, "sha256": s.sha256});
+    }
+    value
+}
+
+/// Produces each detection of `hour` three times straight to Kafka (an
+/// edge re-sending after lost acknowledgements); returns the ids.
+async fn push_duplicates(
+    ns: &Namespace,
+    cameras: &[String],
+    hour: i64,
+    count: usize,
+) -> anyhow::Result<HashSet<String>> {
+    let producer: FutureProducer = ns.kafka.producer_config().create()?;
+    let topic = ns.kafka.topics().detections;
+    let mut factory = DetectionFactory::new(77);
+    let mut ids = HashSet::new();
+    for k in 0..count {
+        let at = DateTime::<Utc>::from_timestamp_millis(hour + (k as i64 * 997) % 3_600_000)
+            .unwrap_or_default();
+        let mut detection = factory.detection(&cameras[k % cameras.len()], at);
+        detection.site_id = "chaos".to_owned();
+        detection.received_at = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
+        let payload = detection.encode_to_vec();
+        for _ in 0..3 {
+            producer
+                .send(
+                    FutureRecord::to(&topic)
+                        .key(&detection.camera_id)
+                        .payload(&payload),
+                    Duration::from_secs(60),
+                )
+                .await
+                .map_err(|(e, _)| e)?;
+        }
+        ids.insert(detection.event_id);
+    }
+    Ok(ids)
+}
+
+/// Rows of `hour` in the query tables: every event id (with repeats, if
+/// the table ever held any) and the sum of the stored counts.
+async fn stored(
+    ns: &Namespace,
+    communes: &[String],
+    hour: i64,
+) -> anyhow::Result<(Vec<String>, i64)> {
+    let session = ns.keyspace.session();
+    let ids = session
+        .prepare(format!(
+            "SELECT event_id FROM {}.events_by_commune_hour WHERE commune_id = ? AND hour = ?",
+            ns.keyspace.name()
+        ))
+        .await?;
+    let counts = session
+        .prepare(format!(
+            "SELECT count FROM {}.event_counts WHERE commune_id = ? AND day = ? AND hour = ?",
+            ns.keyspace.name()
+        ))
+        .await?;
+    let reads: Vec<_> = communes
+        .iter()
+        .map(|commune| {
+            let (ids, counts) = (&ids, &counts);
+            async move {
+                let found: Vec<(Uuid,)> = session
+                    .execute_iter(ids.clone(), (commune, CqlTimestamp(hour)))
+                    .await?
+                    .rows_stream::<(Uuid,)>()?
+                    .try_collect()
+                    .await?;
+                let counted: Vec<(i64,)> = session
+                    .execute_iter(
+                        counts.clone(),
+                        (commune, CqlTimestamp(day_bucket(hour)), CqlTimestamp(hour)),
+                    )
+                    .await?
+                    .rows_stream::<(i64,)>()?
+                    .try_collect()
+                    .await?;
+                Ok::<_, anyhow::Error>((found, counted.iter().map(|(c,)| c).sum::<i64>()))
+            }
+        })
+        .collect();
+    let per_commune: Vec<_> = futures::stream::iter(reads)
+        .buffer_unordered(32)
+        .try_collect()
+        .await?;
+    let mut all = Vec::new();
+    let mut total = 0;
+    for (found, counted) in per_commune {
+        all.extend(found.into_iter().map(|(id,)| id.to_string()));
+        total += counted;
+    }
+    Ok((all, total))
+}
+
+/// Every event of `hour` the API lists (province-wide, paged).
+async fn listed(api: &str, token: &str, hour: i64) -> anyhow::Result<usize> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{api}"))?
+        .connect()
+        .await?;
+    let mut client = QueryServiceClient::new(channel);
+    let ts = |ms: i64| prost_types::Timestamp {
+        seconds: ms / 1000,
+        nanos: 0,
+    };
+    let mut total = 0;
+    let mut page_token = String::new();
+    loop {
+        let mut request = tonic::Request::new(ListEventsRequest {
+            window: Some(TimeWindow {
+                start: Some(ts(hour)),
+                end: Some(ts(hour + 3_600_000)),
+            }),
+            page_size: 1000,
+            page_token: page_token.clone(),
+            ..ListEventsRequest::default()
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse()?);
+        let page = client.list_events(request).await?.into_inner();
+        total += page.events.len();
+        page_token = page.next_page_token;
+        if page_token.is_empty() {
+            return Ok(total);
+        }
+    }
+}
+
+/// Runs the matrix; returns one outcome per scenario.
+pub(crate) async fn run(
+    args: &ChaosArgs,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Vec<Outcome>> {
+    check_reachable(&args.target.kafka, &args.target.store).await?;
+    let bin = match &args.bin_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the binary has no folder")?
+            .to_path_buf(),
+    };
+    for service in ["edge", "enricher", "writer", "api"] {
+        let path = bin.join(format!("vigil-{service}"));
+        anyhow::ensure!(
+            path.exists(),
+            "{} is missing; build the services first (cargo build -p vigil-{service})",
+            path.display()
+        );
+    }
+    let ns = Namespace::fresh(&args.target, "chaos").await?;
+    let logs = std::env::temp_dir().join(format!("vigil-chaos-{}", ns.name));
+    std::fs::create_dir_all(&logs)?;
+    let mut cameras: Vec<String> = ns.registry.cameras().map(|c| c.id.clone()).collect();
+    cameras.sort();
+    cameras.truncate(200);
+    let communes: Vec<String> = ns
+        .registry
+        .zones()
+        .filter(|z| z.level() == ZoneLevel::Commune)
+        .map(|z| z.id.clone())
+        .collect();
+    let province = ns
+        .registry
+        .zones()
+        .find(|z| z.level() == ZoneLevel::Province)
+        .map(|z| z.id.clone())
+        .context("no province")?;
+    let (token, record) = mint_token("chaos", Role::ProvinceOperator.into(), &province, None);
+    TokenStore::prepare(&ns.keyspace)
+        .await?
+        .insert(&record)
+        .await?;
+
+    let mut fleet = Fleet {
+        bin,
+        edge_http: format!("127.0.0.1:{}", free_port()?),
+        api_listen: format!("127.0.0.1:{}", free_port()?),
+        enricher_group: format!("{}-enricher", ns.name),
+        writer_group: format!("{}-writer", ns.name),
+        logs,
+        ns,
+        children: BTreeMap::new(),
+    };
+    for service in ["enricher", "writer", "api", "edge"] {
+        fleet.spawn(service)?;
+    }
+    let wanted: Vec<&str> = if args.scenarios.is_empty() {
+        SCENARIOS.to_vec()
+    } else {
+        SCENARIOS
+            .iter()
+            .copied()
+            .filter(|s| args.scenarios.iter().any(|w| w == s))
+            .collect()
+    };
+    let now_hour = hour_bucket(Utc::now().timestamp_millis());
+    let mut outcomes = Vec::new();
+    for (index, scenario) in wanted.iter().enumerate() {
+        progress.set_message(format!("{scenario}: load and fault"));
+        let hour = now_hour - (index as i64 + 2) * 3_600_000;
+        let started = Instant::now();
+        let accepted = if *scenario == "duplicates" {
+            push_duplicates(&fleet.ns, &cameras, hour, (args.rate as usize) * 10).await?
+        } else {
+            let load = tokio::spawn(push(
+                fleet.edge_http.clone(),
+                cameras.clone(),
+                hour,
+                args.rate,
+                args.load,
+                index as u64,
+            ));
+            inject(&mut fleet, scenario, args).await?;
+            load.await??
+        };
+        progress.set_message(format!("{scenario}: waiting for the pipeline"));
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let outcome = loop {
+            fleet.check()?;
+            let (rows, counted) = stored(&fleet.ns, &communes, hour).await?;
+            let distinct: HashSet<&String> = rows.iter().collect();
+            let stored = accepted.iter().filter(|id| distinct.contains(id)).count();
+            let extra = rows.len() - stored;
+            let counts_exact = counted == accepted.len() as i64;
+            if (stored == accepted.len() && counts_exact) || Instant::now() > deadline {
+                let api = listed(&fleet.api_listen, &token, hour)
+                    .await
+                    .unwrap_or(usize::MAX);
+                break Outcome {
+                    scenario: (*scenario).to_owned(),
+                    accepted: accepted.len(),
+                    stored,
+                    lost: accepted.len() - stored,
+                    duplicated: extra,
+                    counts_exact,
+                    api_exact: api == accepted.len(),
+                    seconds_to_converge: started.elapsed().as_secs_f64(),
+                };
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        progress.inc(1);
+        progress.println(format!(
+            "{:<17} accepted {:>6}  stored {:>6}  lost {}  duplicated {}  counts {}  api {}  ({:.0} s)",
+            outcome.scenario,
+            outcome.accepted,
+            outcome.stored,
+            outcome.lost,
+            outcome.duplicated,
+            if outcome.counts_exact { "exact" } else { "WRONG" },
+            if outcome.api_exact { "exact" } else { "WRONG" },
+            outcome.seconds_to_converge
+        ));
+        outcomes.push(outcome);
+    }
+    for service in ["edge", "api", "enricher", "writer"] {
+        fleet.stop(service).await?;
+    }
+    crate::target::drop_keyspace(&fleet.ns.keyspace).await?;
+    Ok(outcomes)
+}
+
+/// The fault of `scenario`, a few seconds into the load.
+async fn inject(fleet: &mut Fleet, scenario: &str, args: &ChaosArgs) -> anyhow::Result<()> {
+    let into_load = (args.load / 4).min(Duration::from_secs(10));
+    tokio::time::sleep(into_load).await;
+    match scenario {
+        "kafka-outage" | "cassandra-outage" => {
+            let component = scenario.trim_end_matches("-outage");
+            stack(&args.stack_script, &format!("stop-{component}")).await?;
+            tokio::time::sleep(args.outage).await;
+            stack(&args.stack_script, &format!("start-{component}")).await?;
+        }
+        "kill-edge" | "kill-enricher" | "kill-writer" | "kill-api" => {
+            let service = scenario.trim_start_matches("kill-");
+            fleet.kill(service).await?;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            fleet.spawn(service)?;
+        }
+        "rebalance" => {
+            fleet.spawn("enricher#2")?;
+            fleet.spawn("writer#2")?;
+            tokio::time::sleep(into_load).await;
+            fleet.stop("enricher#2").await?;
+            fleet.stop("writer#2").await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,520 @@
+//! `vigil-loadtest`: load generation and benchmarks against a running
+//! Vigil. By default each run makes a fresh namespace on the local stack
+//! (topics, keyspace, a synthetic province) and runs the enricher, writer
+//! and API in-process; `--external` measures an existing deployment.
+//! Every run prints a summary table and writes `report.json` and
+//! `report.png` (see `--report-dir`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+mod ceiling;
+mod chaos;
+mod fill;
+mod ingest;
+mod query;
+mod report;
+mod target;
+
+use report::{Curve, Percentiles};
+use target::{Target, TargetArgs};
+
+/// Load Vigil and measure it.
+#[derive(Debug, Parser)]
+#[command(name = "vigil-loadtest", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Publish synthetic history (detections spread over past days) to the
+    /// detections topic, for the pipeline to enrich and store — e.g. a
+    /// million events to measure queries against.
+    Fill(fill::FillArgs),
+    /// Offer a fleet's detections on a fixed schedule; measure accepted
+    /// rate, consumer lag over time and capture-to-readable latency.
+    Ingest(IngestArgs),
+    /// A mixed query workload against the API at a fixed rate, with
+    /// ingestion running; latency percentiles per query shape.
+    Query(QueryArgs),
+    /// Raw Kafka and CQL ceilings, alone and together, the highest pipeline
+    /// rate with bounded lag, and the ratios between them.
+    Ceiling(CeilingArgs),
+    /// The fault matrix: Kafka and Cassandra outages, kill -9 of each
+    /// service, a rebalance, a flood of duplicates — each ending with an
+    /// exact accounting by event id. Exits non-zero if anything was lost or
+    /// duplicated.
+    Chaos(chaos::ChaosArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct IngestArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    load: ingest::LoadArgs,
+    /// Where report.json and report.png go (default .vigil/loadtest/<command>-<time>).
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct QueryArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Calls per second, mixed over the query shapes.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// How long to run.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Events/s ingested meanwhile (0: none).
+    #[arg(long, default_value_t = 200.0)]
+    ingest_rate: f64,
+    /// Bearer token; default a fresh province-operator token in the
+    /// target's keyspace.
+    #[arg(long, env = "VIGIL_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CeilingArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Length of each measurement.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    step: Duration,
+    /// CQL concurrencies tried (requests in flight).
+    #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
+    concurrency: Vec<usize>,
+    /// Pipeline runs of the search (grown by half while lag stays bounded,
+    /// then bisected), starting at the co-located ceiling.
+    #[arg(long, default_value_t = 5)]
+    search_steps: usize,
+    /// Length of each pipeline run.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pipeline_step: Duration,
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+}
+
+fn progress(length: Duration, what: &str) -> anyhow::Result<ProgressBar> {
+    let bar = ProgressBar::new(length.as_secs().max(1)).with_style(ProgressStyle::with_template(
+        &format!("{what} {{bar:30}} {{pos}}/{{len}} s  {{msg}}"),
+    )?);
+    Ok(bar)
+}
+
+#[derive(Debug, Serialize)]
+struct IngestReport {
+    command: &'static str,
+    cameras: usize,
+    offered_rate: Option<f64>,
+    duration_s: f64,
+    offered: u64,
+    accepted: u64,
+    failed: u64,
+    accepted_per_s: f64,
+    max_lag: i64,
+    final_lag: i64,
+    e2e_latency: Percentiles,
+    e2e_unresolved: u64,
+    seconds: Vec<ingest::Second>,
+}
+
+async fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let target = Target::start(&args.target, "ingest").await?;
+    let dir = report::directory(args.report_dir.as_deref(), "ingest")?;
+    let bar = progress(args.load.duration, "ingest")?;
+    let run = ingest::run(&target, &args.load, &bar, "").await?;
+    bar.finish_and_clear();
+    let report = IngestReport {
+        command: "ingest",
+        cameras: target.registry.cameras().len(),
+        offered_rate: args.load.rate,
+        duration_s: run.duration.as_secs_f64(),
+        offered: run.offered,
+        accepted: run.accepted,
+        failed: run.failed,
+        accepted_per_s: run.accepted_per_s(),
+        max_lag: run
+            .seconds
+            .iter()
+            .map(|s| s.enricher_lag + s.writer_lag)
+            .max()
+            .unwrap_or(0),
+        final_lag: run.final_lag(),
+        e2e_latency: run.e2e_ms(),
+        e2e_unresolved: run.unresolved,
+        seconds: run.seconds.clone(),
+    };
+    let e = report.e2e_latency;
+    report::print_table(
+        "ingestion",
+        &[
+            "offered",
+            "accepted",
+            "accepted/s",
+            "max lag",
+            "final lag",
+            "e2e p50 ms",
+            "p90",
+            "p99",
+            "p99.9",
+            "max",
+            "samples",
+        ],
+        vec![vec![
+            report.offered.to_string(),
+            report.accepted.to_string(),
+            format!("{:.0}", report.accepted_per_s),
+            report.max_lag.to_string(),
+            report.final_lag.to_string(),
+            format!("{:.1}", e.p50_ms),
+            format!("{:.1}", e.p90_ms),
+            format!("{:.1}", e.p99_ms),
+            format!("{:.1}", e.p999_ms),
+            format!("{:.1}", e.max_ms),
+            format!("{} ({} unresolved)", e.count, report.e2e_unresolved),
+        ]],
+    );
+    let json = report::write_json(&dir, &report)?;
+    let png = report::chart(
+        &dir,
+        "vigil-loadtest ingest",
+        &run.seconds,
+        &[Curve {
+            name: "capture to readable",
+            histogram: &run.e2e,
+        }],
+    )?;
+    println!("report: {} and {}", json.display(), png.display());
+    target.stop().await
+}
+
+#[derive(Debug, Serialize)]
+struct QueryShapeReport {
+    shape: &'static str,
+    calls: u64,
+    errors: u64,
+    latency: Percentiles,
+}
+
+#[derive(Debug, Serialize)]
+struct QueryReport {
+    command: &'static str,
+    rate: f64,
+    duration_s: f64,
+    ingest_rate: f64,
+    ingest_accepted_per_s: f64,
+    shapes: Vec<QueryShapeReport>,
+}
+
+async fn run_query(args: QueryArgs) -> anyhow::Result<()> {
+    let target = Target::start(&args.target, "query").await?;
+    let dir = report::directory(args.report_dir.as_deref(), "query")?;
+    let token = query::token(&target, args.token.as_deref()).await?;
+    let bar = progress(args.duration, "query")?;
+    let ingestion = async {
+        if args.ingest_rate <= 0.0 {
+            return Ok(None);
+        }
+        let load = ingest::LoadArgs::fixed(args.ingest_rate, args.duration);
+        ingest::run(&target, &load, &ProgressBar::hidden(), "")
+            .await
+            .map(Some)
+    };
+    let (results, ingested) = tokio::join!(
+        query::run(&target, &token, args.rate, args.duration, &bar),
+        ingestion
+    );
+    bar.finish_and_clear();
+    let (results, ingested) = (results?, ingested?);
+    let report = QueryReport {
+        command: "query",
+        rate: args.rate,
+        duration_s: args.duration.as_secs_f64(),
+        ingest_rate: args.ingest_rate,
+        ingest_accepted_per_s: ingested
+            .as_ref()
+            .map_or(0.0, ingest::IngestRun::accepted_per_s),
+        shapes: results
+            .iter()
+            .map(|(shape, r)| QueryShapeReport {
+                shape,
+                calls: r.calls,
+                errors: r.errors,
+                latency: Percentiles::of_micros(&r.histogram),
+            })
+            .collect(),
+    };
+    report::print_table(
+        &format!(
+            "queries at {}/s for {:?}, ingesting {:.0}/s meanwhile",
+            args.rate, args.duration, report.ingest_accepted_per_s
+        ),
+        &[
+            "shape", "calls", "errors", "p50 ms", "p90", "p99", "p99.9", "max",
+        ],
+        report
+            .shapes
+            .iter()
+            .map(|s| {
+                vec![
+                    s.shape.to_owned(),
+                    s.calls.to_string(),
+                    s.errors.to_string(),
+                    format!("{:.1}", s.latency.p50_ms),
+                    format!("{:.1}", s.latency.p90_ms),
+                    format!("{:.1}", s.latency.p99_ms),
+                    format!("{:.1}", s.latency.p999_ms),
+                    format!("{:.1}", s.latency.max_ms),
+                ]
+            })
+            .collect(),
+    );
+    let json = report::write_json(&dir, &report)?;
+    let curves: Vec<Curve<'_>> = results
+        .iter()
+        .map(|(shape, r)| Curve {
+            name: shape,
+            histogram: &r.histogram,
+        })
+        .collect();
+    let seconds = ingested.as_ref().map_or(&[][..], |run| &run.seconds[..]);
+    let png = report::chart(&dir, "vigil-loadtest query", seconds, &curves)?;
+    println!("report: {} and {}", json.display(), png.display());
+    target.stop().await
+}
+
+#[derive(Debug, Serialize)]
+struct CqlStep {
+    concurrency: usize,
+    events_per_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct CeilingReport {
+    command: &'static str,
+    message_bytes: usize,
+    kafka_per_s: f64,
+    cql: Vec<CqlStep>,
+    cql_per_s: f64,
+    colocated_per_s: f64,
+    pipeline_per_s: f64,
+    pipeline_steps: Vec<ceiling::Step>,
+    pipeline_over_colocated: f64,
+    pipeline_over_min_single: f64,
+}
+
+async fn run_ceiling(args: CeilingArgs) -> anyhow::Result<()> {
+    let target = Target::start(&args.target, "ceiling").await?;
+    let dir = report::directory(args.report_dir.as_deref(), "ceiling")?;
+    let pool = ceiling::Pool::new(&target)?;
+    let (scratch_kafka, scratch_keyspace) =
+        ceiling::scratch(&target, args.target.partitions).await?;
+    let topic = scratch_kafka.topics().detections;
+    let say = |line: String| eprintln!("ceiling: {line}");
+
+    let kafka_per_s = ceiling::kafka(&scratch_kafka, &topic, &pool, args.step).await?;
+    say(format!("Kafka alone: {kafka_per_s:.0} events/s"));
+    let mut cql = Vec::new();
+    for &concurrency in &args.concurrency {
+        let events_per_s = ceiling::cql(&scratch_keyspace, &pool, concurrency, args.step).await?;
+        say(format!(
+            "CQL alone at {concurrency} in flight: {events_per_s:.0} events/s"
+        ));
+        cql.push(CqlStep {
+            concurrency,
+            events_per_s,
+        });
+    }
+    let best = cql
+        .iter()
+        .max_by(|a, b| a.events_per_s.total_cmp(&b.events_per_s))
+        .map_or((64, 0.0), |s| (s.concurrency, s.events_per_s));
+    // Each slot also waits for Kafka's acknowledgement, so more in flight
+    // than CQL alone needs; the best of a few.
+    let mut colocated: f64 = 0.0;
+    for concurrency in [best.0, best.0 * 4, best.0 * 16] {
+        let rate = ceiling::colocated(
+            &scratch_kafka,
+            &topic,
+            &scratch_keyspace,
+            &pool,
+            concurrency,
+            args.step,
+        )
+        .await?;
+        say(format!(
+            "together (each event produced and inserted), {concurrency} in flight: {rate:.0} events/s"
+        ));
+        colocated = colocated.max(rate);
+    }
+    target::drop_keyspace(&scratch_keyspace).await?;
+
+    let bar = progress(args.pipeline_step, "pipeline")?;
+    let (pipeline, steps) = ceiling::pipeline(
+        &target,
+        colocated.max(1.0),
+        args.search_steps,
+        args.pipeline_step,
+        &bar,
+    )
+    .await?;
+    bar.finish_and_clear();
+    let report = CeilingReport {
+        command: "ceiling",
+        message_bytes: pool.mean_bytes(),
+        kafka_per_s,
+        cql_per_s: best.1,
+        cql,
+        colocated_per_s: colocated,
+        pipeline_per_s: pipeline,
+        pipeline_steps: steps,
+        pipeline_over_colocated: pipeline / colocated.max(f64::MIN_POSITIVE),
+        pipeline_over_min_single: pipeline / kafka_per_s.min(best.1).max(f64::MIN_POSITIVE),
+    };
+    report::print_table(
+        "ceilings (events/s)",
+        &["measure", "events/s"],
+        vec![
+            vec![
+                "Kafka produce alone".into(),
+                format!("{:.0}", report.kafka_per_s),
+            ],
+            vec![
+                format!("CQL inserts alone (best, {} in flight)", best.0),
+                format!("{:.0}", report.cql_per_s),
+            ],
+            vec![
+                "co-located: each event produced and inserted".into(),
+                format!("{:.0}", report.colocated_per_s),
+            ],
+            vec![
+                "pipeline, lag bounded".into(),
+                format!("{:.0}", report.pipeline_per_s),
+            ],
+            vec![
+                "pipeline / co-located".into(),
+                format!("{:.2}", report.pipeline_over_colocated),
+            ],
+            vec![
+                "pipeline / min(Kafka, CQL)".into(),
+                format!("{:.2}", report.pipeline_over_min_single),
+            ],
+        ],
+    );
+    let json = report::write_json(&dir, &report)?;
+    println!("report: {}", json.display());
+    target.stop().await
+}
+
+#[derive(Debug, Serialize)]
+struct ChaosReport {
+    command: &'static str,
+    rate: u32,
+    load_s: f64,
+    outage_s: f64,
+    scenarios: Vec<chaos::Outcome>,
+}
+
+async fn run_chaos(args: chaos::ChaosArgs) -> anyhow::Result<()> {
+    let dir = report::directory(args.report_dir.as_deref(), "chaos")?;
+    let count = if args.scenarios.is_empty() {
+        chaos::SCENARIOS.len()
+    } else {
+        args.scenarios.len()
+    };
+    let bar = ProgressBar::new(count as u64).with_style(ProgressStyle::with_template(
+        "chaos {bar:30} {pos}/{len}  {msg}",
+    )?);
+    let outcomes = chaos::run(&args, &bar).await?;
+    bar.finish_and_clear();
+    report::print_table(
+        "fault matrix (exact accounting by event id)",
+        &[
+            "scenario",
+            "accepted",
+            "stored",
+            "lost",
+            "duplicated",
+            "counts",
+            "API",
+            "converged s",
+        ],
+        outcomes
+            .iter()
+            .map(|o| {
+                vec![
+                    o.scenario.clone(),
+                    o.accepted.to_string(),
+                    o.stored.to_string(),
+                    o.lost.to_string(),
+                    o.duplicated.to_string(),
+                    if o.counts_exact { "exact" } else { "WRONG" }.to_owned(),
+                    if o.api_exact { "exact" } else { "WRONG" }.to_owned(),
+                    format!("{:.0}", o.seconds_to_converge),
+                ]
+            })
+            .collect(),
+    );
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.passed())
+        .map(|o| o.scenario.clone())
+        .collect();
+    let json = report::write_json(
+        &dir,
+        &ChaosReport {
+            command: "chaos",
+            rate: args.rate,
+            load_s: args.load.as_secs_f64(),
+            outage_s: args.outage.as_secs_f64(),
+            scenarios: outcomes,
+        },
+    )?;
+    println!("report: {}", json.display());
+    anyhow::ensure!(
+        failed.is_empty(),
+        "scenarios with lost, duplicated or miscounted events: {failed:?}"
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // The in-process services log problems only; RUST_LOG overrides.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,librdkafka=error,rdkafka=error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Fill(args) => fill::run(args).await,
+        Command::Ingest(args) => run_ingest(args).await,
+        Command::Query(args) => run_query(args).await,
+        Command::Ceiling(args) => run_ceiling(args).await,
+        Command::Chaos(args) => run_chaos(args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}
