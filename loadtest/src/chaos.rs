@@ -95,16 +95,39 @@ impl Outcome {
     }
 }
 
-/// The four services as child processes.
-struct Fleet {
+/// Vigil's services as child processes on one namespace.
+pub(crate) struct Fleet {
     bin: PathBuf,
     logs: PathBuf,
-    ns: Namespace,
+    pub(crate) ns: Namespace,
     edge_http: String,
     api_listen: String,
-    enricher_group: String,
-    writer_group: String,
+    pub(crate) enricher_group: String,
+    pub(crate) writer_group: String,
+    /// Environment given to every service started from now on.
+    pub(crate) env: Vec<(String, String)>,
     children: BTreeMap<String, Child>,
+}
+
+/// The folder holding the service binaries: `given`, or this binary's;
+/// fails naming a missing one.
+pub(crate) fn bin_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let bin = match given {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the binary has no folder")?
+            .to_path_buf(),
+    };
+    for service in ["edge", "enricher", "writer", "api"] {
+        let path = bin.join(format!("vigil-{service}"));
+        anyhow::ensure!(
+            path.exists(),
+            "{} is missing; build the services first (cargo build -p vigil-{service})",
+            path.display()
+        );
+    }
+    Ok(bin)
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -114,6 +137,23 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 impl Fleet {
+    /// A fleet on `ns` with binaries from `bin`, logging under the temp dir.
+    pub(crate) fn new(ns: Namespace, bin: PathBuf) -> anyhow::Result<Self> {
+        let logs = std::env::temp_dir().join(format!("vigil-fleet-{}", ns.name));
+        std::fs::create_dir_all(&logs)?;
+        Ok(Self {
+            bin,
+            edge_http: format!("127.0.0.1:{}", free_port()?),
+            api_listen: format!("127.0.0.1:{}", free_port()?),
+            enricher_group: format!("{}-enricher", ns.name),
+            writer_group: format!("{}-writer", ns.name),
+            env: Vec::new(),
+            logs,
+            ns,
+            children: BTreeMap::new(),
+        })
+    }
+
     fn args(&self, service: &str) -> Vec<String> {
         let ns = &self.ns;
         let mut args = vec![
@@ -171,7 +211,7 @@ impl Fleet {
     }
 
     /// Starts `service` ("edge", "writer#2", ...), logging to a file.
-    fn spawn(&mut self, service: &str) -> anyhow::Result<()> {
+    pub(crate) fn spawn(&mut self, service: &str) -> anyhow::Result<()> {
         let base = service.split('#').next().unwrap_or(service);
         let binary = self.bin.join(format!("vigil-{base}"));
         let log = std::fs::OpenOptions::new()
@@ -180,6 +220,7 @@ impl Fleet {
             .open(self.logs.join(format!("{service}.log")))?;
         let child = Command::new(&binary)
             .args(self.args(service))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
             .kill_on_drop(true)
@@ -198,7 +239,7 @@ impl Fleet {
     }
 
     /// SIGTERM, and wait for a clean exit.
-    async fn stop(&mut self, service: &str) -> anyhow::Result<()> {
+    pub(crate) async fn stop(&mut self, service: &str) -> anyhow::Result<()> {
         if let Some(mut child) = self.children.remove(service) {
             if let Some(pid) = child.id() {
                 Command::new("kill")
@@ -218,7 +259,7 @@ impl Fleet {
     }
 
     /// Fails if a service exited on its own.
-    fn check(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn check(&mut self) -> anyhow::Result<()> {
         for (name, child) in &mut self.children {
             if let Some(status) = child.try_wait()? {
                 bail!(
@@ -466,24 +507,8 @@ pub(crate) async fn run(
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Vec<Outcome>> {
     check_reachable(&args.target.kafka, &args.target.store).await?;
-    let bin = match &args.bin_dir {
-        Some(dir) => dir.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("the binary has no folder")?
-            .to_path_buf(),
-    };
-    for service in ["edge", "enricher", "writer", "api"] {
-        let path = bin.join(format!("vigil-{service}"));
-        anyhow::ensure!(
-            path.exists(),
-            "{} is missing; build the services first (cargo build -p vigil-{service})",
-            path.display()
-        );
-    }
+    let bin = bin_dir(args.bin_dir.as_deref())?;
     let ns = Namespace::fresh(&args.target, "chaos").await?;
-    let logs = std::env::temp_dir().join(format!("vigil-chaos-{}", ns.name));
-    std::fs::create_dir_all(&logs)?;
     let mut cameras: Vec<String> = ns.registry.cameras().map(|c| c.id.clone()).collect();
     cameras.sort();
     cameras.truncate(200);
@@ -505,16 +530,7 @@ pub(crate) async fn run(
         .insert(&record)
         .await?;
 
-    let mut fleet = Fleet {
-        bin,
-        edge_http: format!("127.0.0.1:{}", free_port()?),
-        api_listen: format!("127.0.0.1:{}", free_port()?),
-        enricher_group: format!("{}-enricher", ns.name),
-        writer_group: format!("{}-writer", ns.name),
-        logs,
-        ns,
-        children: BTreeMap::new(),
-    };
+    let mut fleet = Fleet::new(ns, bin)?;
     for service in ["enricher", "writer", "api", "edge"] {
         fleet.spawn(service)?;
     }

@@ -19,6 +19,7 @@ mod ingest;
 mod query;
 mod report;
 mod target;
+mod tracing_cost;
 
 use report::{Curve, Percentiles};
 use target::{Target, TargetArgs};
@@ -51,6 +52,9 @@ enum Command {
     /// exact accounting by event id. Exits non-zero if anything was lost or
     /// duplicated.
     Chaos(chaos::ChaosArgs),
+    /// The throughput cost of tracing: the same backlog drained by the
+    /// enricher and writer with tracing off, then exporting every span.
+    TracingCost(tracing_cost::TracingArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -490,6 +494,58 @@ async fn run_chaos(args: chaos::ChaosArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Debug, Serialize)]
+struct TracingReport {
+    command: &'static str,
+    off: tracing_cost::Pass,
+    on: tracing_cost::Pass,
+    /// Throughput with tracing on ÷ off.
+    on_over_off: f64,
+}
+
+async fn run_tracing_cost(args: tracing_cost::TracingArgs) -> anyhow::Result<()> {
+    let dir = report::directory(args.report_dir.as_deref(), "tracing-cost")?;
+    eprintln!(
+        "tracing-cost: draining {} events twice (tracing off, then on)",
+        args.events
+    );
+    let (off, on) = tracing_cost::run(&args).await?;
+    let on_over_off = on.events_per_s / off.events_per_s.max(f64::MIN_POSITIVE);
+    report::print_table(
+        "enricher + writer draining the same backlog",
+        &["tracing", "events", "seconds", "events/s", "spans exported"],
+        [&off, &on]
+            .iter()
+            .map(|p| {
+                vec![
+                    if p.tracing {
+                        "on (OTLP, every span)"
+                    } else {
+                        "off"
+                    }
+                    .to_owned(),
+                    p.events.to_string(),
+                    format!("{:.1}", p.seconds),
+                    format!("{:.0}", p.events_per_s),
+                    p.spans.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    println!("throughput with tracing on / off: {on_over_off:.2}");
+    let json = report::write_json(
+        &dir,
+        &TracingReport {
+            command: "tracing-cost",
+            off,
+            on,
+            on_over_off,
+        },
+    )?;
+    println!("report: {}", json.display());
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // The in-process services log problems only; RUST_LOG overrides.
@@ -506,6 +562,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Query(args) => run_query(args).await,
         Command::Ceiling(args) => run_ceiling(args).await,
         Command::Chaos(args) => run_chaos(args).await,
+        Command::TracingCost(args) => run_tracing_cost(args).await,
     }
 }
 
