@@ -567,7 +567,17 @@ pub(crate) async fn run(
         let deadline = Instant::now() + Duration::from_secs(180);
         let outcome = loop {
             fleet.check()?;
-            let (rows, counted) = stored(&fleet.ns, &communes, hour).await?;
+            // Right after a database restart the tool's own session may
+            // still be reconnecting: not yet, rather than a failure.
+            let (rows, counted) = match stored(&fleet.ns, &communes, hour).await {
+                Ok(found) => found,
+                Err(error) if Instant::now() < deadline => {
+                    progress.set_message(format!("{scenario}: reading the tables: {error}"));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             let distinct: HashSet<&String> = rows.iter().collect();
             let stored = accepted.iter().filter(|id| distinct.contains(id)).count();
             let extra = rows.len() - stored;
