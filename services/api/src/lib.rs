@@ -49,45 +49,6 @@ use vigil_store::{
     StoreArgs, TokenStore,
 };
 
-/// Entry points for the fuzz targets in `fuzz/`: the API's request checks
-/// on arbitrary input.
-#[cfg(feature = "fuzzing")]
-pub mod fuzzing {
-    use prost::Message as _;
-    use vigil_proto::v1::ListEventsRequest;
-
-    use crate::paging::{Cursor, PageTokens, Window, page_size};
-
-    /// Decodes `data` as a ListEventsRequest and checks it as ListEvents
-    /// does.
-    pub fn list_events_request(data: &[u8]) {
-        let Ok(request) = ListEventsRequest::decode(data) else {
-            return;
-        };
-        if let Ok(window) = Window::parse(request.window.as_ref(), "window", 93) {
-            assert!(window.start_ms < window.end_ms);
-        }
-        let _ = crate::query::checked_kinds(&request.kinds);
-        if let Ok(size) = page_size(request.page_size, 100, 1000) {
-            assert!((1..=1000).contains(&size));
-        }
-        page_token(&request.page_token);
-    }
-
-    /// Resumes `token`: only a token this server issued for the query is
-    /// accepted, and it resumes exactly where it was issued.
-    pub fn page_token(token: &str) {
-        let tokens = PageTokens::new(b"fuzzing-key".to_vec());
-        assert!(tokens.resume("query", token).is_err() || token.is_empty());
-        let cursor = Cursor {
-            at_ms: i64::from(token.len() as u32),
-            event_id: uuid::Uuid::from_u128(token.len() as u128),
-        };
-        let issued = tokens.issue("query", cursor);
-        assert_eq!(tokens.resume("query", &issued).ok(), Some(Some(cursor)));
-    }
-}
-
 pub use extractions::Extractions;
 pub use query::Queries;
 pub use registry_api::Registries;
