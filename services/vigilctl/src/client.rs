@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
-use vigil_proto::v1::TimeWindow;
+use vigil_proto::v1::{CoverageState, DetectionKind, TimeWindow};
 
 /// Where the API is and who is asking.
 #[derive(Debug, Clone, clap::Args)]
@@ -159,6 +159,32 @@ pub fn local_time(at: Option<&prost_types::Timestamp>) -> String {
                 .to_string()
         })
         .unwrap_or_default()
+}
+
+/// A detection kind's number as its short name, e.g. `plate`.
+pub fn kind_name(kind: i32) -> String {
+    enum_name(
+        DetectionKind::try_from(kind).ok().map(|k| k.as_str_name()),
+        "DETECTION_KIND_",
+    )
+}
+
+/// A coverage state's number as its short name, e.g. `silent`.
+pub fn state_name(state: i32) -> String {
+    enum_name(
+        CoverageState::try_from(state).ok().map(|s| s.as_str_name()),
+        "COVERAGE_STATE_",
+    )
+}
+
+/// A zone path below the province, e.g. `Ba Thuoc > Lang Chieu`.
+pub fn place(zone_path: &[String]) -> String {
+    zone_path
+        .iter()
+        .skip(1)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" > ")
 }
 
 /// `DETECTION_KIND_PLATE` → `plate`.

@@ -6,13 +6,13 @@ use vigil_proto::v1::audit_service_client::AuditServiceClient;
 use vigil_proto::v1::extraction_service_client::ExtractionServiceClient;
 use vigil_proto::v1::registry_service_client::RegistryServiceClient;
 use vigil_proto::v1::{
-    AddWatchlistEntryRequest, CreateExtractionRequest, DetectionKind, Extraction, ExtractionQuery,
+    AddWatchlistEntryRequest, CreateExtractionRequest, Extraction, ExtractionQuery,
     ExtractionStatsRequest, GetExtractionRequest, GetTeamRequest, ListAuditRequest,
     ListCamerasRequest, ListExtractionsRequest, ListWatchlistRequest, ListZonesRequest,
     RemoveWatchlistEntryRequest, Role, WhoAmIRequest, list_extractions_request::Filter,
 };
 
-use crate::client::{ApiArgs, Row, WindowArgs, enum_name, local_time, timestamp};
+use crate::client::{ApiArgs, Row, WindowArgs, enum_name, kind_name, local_time, timestamp};
 
 #[derive(Debug, clap::Args)]
 pub struct ZonesArgs {
@@ -299,15 +299,7 @@ pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
                 ("event", i.event_id),
                 ("captured (UTC+7)", local_time(i.captured_at.as_ref())),
                 ("camera", i.camera_id),
-                (
-                    "kind",
-                    enum_name(
-                        DetectionKind::try_from(i.kind)
-                            .ok()
-                            .map(|k| k.as_str_name()),
-                        "DETECTION_KIND_",
-                    ),
-                ),
+                ("kind", kind_name(i.kind)),
                 ("snapshot", i.snapshot_uri),
                 ("sha256", i.snapshot_sha256),
             ]

@@ -13,7 +13,9 @@ use vigil_proto::v1::{
     StreamAlertsRequest,
 };
 
-use crate::client::{Api, ApiArgs, Row, WindowArgs, enum_name, local_time, timestamp};
+use crate::client::{
+    Api, ApiArgs, Row, WindowArgs, enum_name, kind_name, local_time, place, state_name, timestamp,
+};
 
 /// `plate` → `DETECTION_KIND_PLATE`'s number.
 fn detection_kind(name: &str) -> Result<i32, String> {
@@ -62,27 +64,10 @@ fn event_row(event: EnrichedDetection) -> Row {
             "captured (UTC+7)",
             local_time(detection.captured_at.as_ref()),
         ),
-        (
-            "kind",
-            enum_name(
-                DetectionKind::try_from(detection.kind)
-                    .ok()
-                    .map(|k| k.as_str_name()),
-                "DETECTION_KIND_",
-            ),
-        ),
+        ("kind", kind_name(detection.kind)),
         ("plate", detection.plate.map(|p| p.text).unwrap_or_default()),
         ("camera", detection.camera_id),
-        (
-            "zone",
-            event
-                .zone_path
-                .iter()
-                .skip(1)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" > "),
-        ),
+        ("zone", place(&event.zone_path)),
         (
             "on duty",
             format!("{} {}", team.on_duty_name, team.on_duty_phone)
@@ -186,15 +171,7 @@ pub async fn trajectory(args: TrajectoryArgs) -> anyhow::Result<()> {
                 ("plate read", s.plate_text),
                 ("fuzzy", if s.fuzzy { "yes".into() } else { String::new() }),
                 ("camera", s.camera_id),
-                (
-                    "zone",
-                    s.zone_path
-                        .iter()
-                        .skip(1)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(" > "),
-                ),
+                ("zone", place(&s.zone_path)),
                 ("position", format!("{:.5}, {:.5}", s.latitude, s.longitude)),
             ]
         })
@@ -254,15 +231,7 @@ pub async fn coverage(args: CoverageArgs) -> anyhow::Result<()> {
             vec![
                 ("camera", c.camera_id),
                 ("village", c.village_id),
-                (
-                    "state",
-                    enum_name(
-                        CoverageState::try_from(c.state)
-                            .ok()
-                            .map(|s| s.as_str_name()),
-                        "COVERAGE_STATE_",
-                    ),
-                ),
+                ("state", state_name(c.state)),
                 ("events", c.events.to_string()),
                 (
                     "offline (UTC+7)",
@@ -326,15 +295,7 @@ pub async fn counts(args: CountsArgs) -> anyhow::Result<()> {
             vec![
                 ("zone", c.zone_id),
                 ("hour (UTC+7)", local_time(c.hour.as_ref())),
-                (
-                    "kind",
-                    enum_name(
-                        DetectionKind::try_from(c.kind)
-                            .ok()
-                            .map(|k| k.as_str_name()),
-                        "DETECTION_KIND_",
-                    ),
-                ),
+                ("kind", kind_name(c.kind)),
                 ("count", c.count.to_string()),
             ]
         })
@@ -375,16 +336,7 @@ pub async fn fleet(args: FleetArgs) -> anyhow::Result<()> {
                 vec![
                     ("camera", c.camera_id),
                     ("village", c.village_id),
-                    (
-                        "state",
-                        enum_name(
-                            CoverageState::try_from(c.state)
-                                .ok()
-                                .map(|s| s.as_str_name()),
-                            "COVERAGE_STATE_",
-                        )
-                        .replace("covered", "online"),
-                    ),
+                    ("state", state_name(c.state).replace("covered", "online")),
                     (
                         "last heartbeat (UTC+7)",
                         local_time(c.last_heartbeat.as_ref()),
@@ -476,16 +428,7 @@ pub async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
             ),
             ("priority", alert.priority.to_string()),
             ("camera", alert.camera_id),
-            (
-                "zone",
-                alert
-                    .zone_path
-                    .iter()
-                    .skip(1)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" > "),
-            ),
+            ("zone", place(&alert.zone_path)),
             ("summary", alert.summary),
         ];
         print_streamed(&api, &row);
