@@ -10,7 +10,7 @@ use vigil_proto::v1::Role;
 use vigil_store::{TokenStore, parse_token, secret_digest};
 
 use crate::error::{ApiError, ApiResult};
-use crate::paging::constant_time_eq;
+use vigil_request::constant_time_eq;
 
 /// The authenticated caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use vigil_store::{
 use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics;
-use crate::paging::PageTokens;
+use vigil_request::PageTokens;
 
 /// Bounds on what one request may ask for.
 #[derive(Debug, Clone, Copy)]

@@ -5,7 +5,7 @@
 use vigil_proto::v1::CoverageState;
 use vigil_store::StatusChange;
 
-use crate::paging::Window;
+use vigil_request::Window;
 
 /// A stretch of time, epoch milliseconds, half-open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -65,4 +65,13 @@ impl From<ApiError> for Status {
     }
 }
 
+impl From<vigil_request::InvalidField> for ApiError {
+    fn from(invalid: vigil_request::InvalidField) -> Self {
+        Self::InvalidArgument {
+            field: invalid.field,
+            reason: invalid.reason,
+        }
+    }
+}
+
 pub(crate) type ApiResult<T> = Result<T, ApiError>;

@@ -24,8 +24,8 @@ use crate::auth::{Action, Caller};
 use crate::backend::{Backend, timestamp};
 use crate::error::{ApiError, ApiResult};
 use crate::fanout::buckets;
-use crate::paging::Window;
 use crate::query::MAX_REPORT_DAYS;
+use vigil_request::Window;
 
 /// Events fetched per round while an extraction is collected.
 const EXTRACTION_PAGE: usize = 1_000;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 use vigil_store::{Direction, EventReader, EventRow, Partition, StoreError};
 
-use crate::paging::{Cursor, Window};
+use vigil_request::{Cursor, Window};
 
 /// The partitions of a query, one group per time bucket, in scan order.
 #[derive(Debug, Clone)]

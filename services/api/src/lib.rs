@@ -22,7 +22,6 @@ mod error;
 mod extractions;
 mod fanout;
 pub mod metrics;
-mod paging;
 mod query;
 mod registry_api;
 
@@ -55,7 +54,7 @@ pub use registry_api::Registries;
 
 use auth::Authenticator;
 use backend::{Backend, Limits, Stores};
-use paging::PageTokens;
+use vigil_request::PageTokens;
 
 /// The API's configuration: flags, or `VIGIL_*` environment variables.
 #[derive(Debug, Clone, clap::Parser)]

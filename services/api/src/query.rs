@@ -12,10 +12,9 @@ use vigil_domain::plate::{normalize_plate, ocr_key};
 use vigil_proto::v1::query_service_server::QueryService;
 use vigil_proto::v1::{
     Alert, CameraCoverage, CameraState, CommuneFleet, CountEventsRequest, CountEventsResponse,
-    CoverageRequest, CoverageResponse, CoverageState, DetectionKind, FleetStatusRequest,
-    FleetStatusResponse, GetEventRequest, GetEventResponse, HourCount, ListEventsRequest,
-    ListEventsResponse, PlateTrajectoryRequest, PlateTrajectoryResponse, Sighting,
-    StreamAlertsRequest,
+    CoverageRequest, CoverageResponse, CoverageState, FleetStatusRequest, FleetStatusResponse,
+    GetEventRequest, GetEventResponse, HourCount, ListEventsRequest, ListEventsResponse,
+    PlateTrajectoryRequest, PlateTrajectoryResponse, Sighting, StreamAlertsRequest,
 };
 use vigil_store::{
     CameraStatus, Direction, EventRow, Partition, day_bucket, hour_bucket, month_bucket,
@@ -26,7 +25,7 @@ use crate::backend::{Backend, Target, timestamp};
 use crate::coverage;
 use crate::error::{ApiError, ApiResult};
 use crate::fanout::{Plan, RowFilter, buckets, next_month};
-use crate::paging::{Cursor, Window, page_size};
+use vigil_request::{Cursor, Window, checked_kinds, page_size};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -56,19 +55,6 @@ pub(crate) struct PlateSearch {
     pub(crate) plate: String,
     pub(crate) window: Window,
     pub(crate) fuzzy: bool,
-}
-
-pub(crate) fn checked_kinds(kinds: &[i32]) -> ApiResult<Vec<i32>> {
-    kinds
-        .iter()
-        .map(|&kind| match DetectionKind::try_from(kind) {
-            Ok(DetectionKind::Unspecified) | Err(_) => Err(ApiError::invalid(
-                "kinds",
-                format!("{kind} is not a detection kind"),
-            )),
-            Ok(_) => Ok(kind),
-        })
-        .collect()
 }
 
 impl Backend {

@@ -1,5 +1,7 @@
-//! Request plumbing shared by the list calls: time windows, page sizes and
-//! page tokens.
+//! The checks every API call makes on its request fields before any I/O:
+//! time windows, page sizes, detection kinds and page tokens. Kept free of
+//! the Kafka and database crates so `cargo fuzz` can drive it
+//! (`fuzz/fuzz_targets/api_request.rs`).
 //!
 //! A page token is `base64url(query fingerprint ‖ position ‖ HMAC)`. The
 //! fingerprint binds it to one query (filters, window and caller), the
@@ -15,37 +17,54 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
-use vigil_proto::v1::TimeWindow;
+use vigil_proto::v1::{DetectionKind, TimeWindow};
 
-use crate::error::{ApiError, ApiResult};
+/// A request field that is missing or wrong, and why; the API answers it
+/// with INVALID_ARGUMENT naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidField {
+    /// The request field, as named in the proto.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl InvalidField {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The outcome of a check.
+pub type Checked<T> = Result<T, InvalidField>;
 
 /// A half-open time window in epoch milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Window {
-    pub(crate) start_ms: i64,
-    pub(crate) end_ms: i64,
+pub struct Window {
+    pub start_ms: i64,
+    pub end_ms: i64,
 }
 
 impl Window {
     /// Checks a request's window: both ends set, start before end, at most
     /// `max_days` long.
-    pub(crate) fn parse(
-        window: Option<&TimeWindow>,
-        field: &'static str,
-        max_days: i64,
-    ) -> ApiResult<Self> {
-        let window = window.ok_or_else(|| ApiError::invalid(field, "a time window is required"))?;
+    pub fn parse(window: Option<&TimeWindow>, field: &'static str, max_days: i64) -> Checked<Self> {
+        let window = window.ok_or_else(|| InvalidField::new(field, "a time window is required"))?;
         let millis = |at: Option<&prost_types::Timestamp>, end: &str| {
             at.map(|t| t.seconds * 1000 + i64::from(t.nanos.clamp(0, 999_999_999) / 1_000_000))
-                .ok_or_else(|| ApiError::invalid(field, format!("{end} is required")))
+                .ok_or_else(|| InvalidField::new(field, format!("{end} is required")))
         };
         let start_ms = millis(window.start.as_ref(), "start")?;
         let end_ms = millis(window.end.as_ref(), "end")?;
         if start_ms >= end_ms {
-            return Err(ApiError::invalid(field, "start must be before end"));
+            return Err(InvalidField::new(field, "start must be before end"));
         }
         if end_ms - start_ms > max_days * 86_400_000 {
-            return Err(ApiError::invalid(
+            return Err(InvalidField::new(
                 field,
                 format!("at most {max_days} days at a time"),
             ));
@@ -53,21 +72,21 @@ impl Window {
         Ok(Self { start_ms, end_ms })
     }
 
-    pub(crate) fn start(&self) -> DateTime<Utc> {
+    pub fn start(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(self.start_ms).unwrap_or_default()
     }
 
-    pub(crate) fn end(&self) -> DateTime<Utc> {
+    pub fn end(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(self.end_ms).unwrap_or_default()
     }
 }
 
 /// The page size a request asks for: 0 means `default`, above `max` is an
 /// error naming the field.
-pub(crate) fn page_size(requested: u32, default: usize, max: usize) -> ApiResult<usize> {
+pub fn page_size(requested: u32, default: usize, max: usize) -> Checked<usize> {
     match usize::try_from(requested).unwrap_or(usize::MAX) {
         0 => Ok(default.min(max)),
-        n if n > max => Err(ApiError::invalid(
+        n if n > max => Err(InvalidField::new(
             "page_size",
             format!("{n} is more than the maximum {max}"),
         )),
@@ -75,11 +94,26 @@ pub(crate) fn page_size(requested: u32, default: usize, max: usize) -> ApiResult
     }
 }
 
+/// The detection kinds of a filter, each a known kind other than
+/// UNSPECIFIED.
+pub fn checked_kinds(kinds: &[i32]) -> Checked<Vec<i32>> {
+    kinds
+        .iter()
+        .map(|&kind| match DetectionKind::try_from(kind) {
+            Ok(DetectionKind::Unspecified) | Err(_) => Err(InvalidField::new(
+                "kinds",
+                format!("{kind} is not a detection kind"),
+            )),
+            Ok(_) => Ok(kind),
+        })
+        .collect()
+}
+
 /// Where a page ended: the last row returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Cursor {
-    pub(crate) at_ms: i64,
-    pub(crate) event_id: Uuid,
+pub struct Cursor {
+    pub at_ms: i64,
+    pub event_id: Uuid,
 }
 
 const FINGERPRINT_LEN: usize = 16;
@@ -88,7 +122,7 @@ const TOKEN_LEN: usize = FINGERPRINT_LEN + 8 + 16 + MAC_LEN;
 
 /// Signs and checks page tokens with the server's key.
 #[derive(Clone)]
-pub(crate) struct PageTokens {
+pub struct PageTokens {
     key: Vec<u8>,
 }
 
@@ -99,12 +133,12 @@ impl std::fmt::Debug for PageTokens {
 }
 
 impl PageTokens {
-    pub(crate) fn new(key: Vec<u8>) -> Self {
+    pub fn new(key: Vec<u8>) -> Self {
         Self { key }
     }
 
     /// A token resuming `query` after `cursor`.
-    pub(crate) fn issue(&self, query: &str, cursor: Cursor) -> String {
+    pub fn issue(&self, query: &str, cursor: Cursor) -> String {
         let mut bytes = Vec::with_capacity(TOKEN_LEN);
         bytes.extend_from_slice(&fingerprint(query));
         bytes.extend_from_slice(&cursor.at_ms.to_be_bytes());
@@ -116,11 +150,11 @@ impl PageTokens {
 
     /// The cursor in `token` if it was issued by this server for `query`;
     /// `None` for an empty token (the first page).
-    pub(crate) fn resume(&self, query: &str, token: &str) -> ApiResult<Option<Cursor>> {
+    pub fn resume(&self, query: &str, token: &str) -> Checked<Option<Cursor>> {
         if token.is_empty() {
             return Ok(None);
         }
-        let invalid = |reason: &str| ApiError::invalid("page_token", reason);
+        let invalid = |reason: &str| InvalidField::new("page_token", reason);
         let bytes = URL_SAFE_NO_PAD
             .decode(token)
             .map_err(|_| invalid("not a page token"))?;
@@ -160,7 +194,7 @@ fn fingerprint(query: &str) -> [u8; FINGERPRINT_LEN] {
 }
 
 /// Compares digests without leaking where they differ.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -196,7 +230,7 @@ mod tests {
         let forged = URL_SAFE_NO_PAD.encode(bytes);
         assert!(matches!(
             tokens.resume("q", &forged),
-            Err(ApiError::InvalidArgument {
+            Err(InvalidField {
                 field: "page_token",
                 ..
             })
@@ -225,6 +259,17 @@ mod tests {
             assert!(Window::parse(Some(&bad), "window", 1).is_err(), "{bad:?}");
         }
         assert!(Window::parse(None, "window", 1).is_err());
+    }
+
+    #[test]
+    fn kinds_must_be_known() {
+        let plate = DetectionKind::Plate as i32;
+        assert_eq!(checked_kinds(&[plate]).unwrap(), vec![plate]);
+        for bad in [0, 42, -1] {
+            let error = checked_kinds(&[plate, bad]).unwrap_err();
+            assert_eq!(error.field, "kinds");
+            assert!(error.reason.starts_with(&bad.to_string()), "{error}");
+        }
     }
 
     #[test]
