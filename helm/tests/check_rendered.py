@@ -78,10 +78,26 @@ def check_container(doc, spec, container):
         fail(f"{where}: capabilities not dropped (ALL)")
     if not container.get("resources"):
         fail(f"{where}: no resources")
-    for env in container.get("env") or []:
-        name = env.get("name", "")
-        if name.endswith("_LISTEN") and not str(env.get("value", "")).startswith("0.0.0.0:"):
-            fail(f"{where}: {name}={env.get('value')} is not reachable from outside the pod")
+    env = {e.get("name", ""): e for e in container.get("env") or []}
+    for name, var in env.items():
+        if name.endswith("_LISTEN") and not str(var.get("value", "")).startswith("0.0.0.0:"):
+            fail(f"{where}: {name}={var.get('value')} is not reachable from outside the pod")
+    # A password passed as an env var is only read with *_PASSWORD_FILE=env:.
+    for name in ("VIGIL_KAFKA_SASL_PASSWORD", "VIGIL_CQL_PASSWORD"):
+        if name in env:
+            if "secretKeyRef" not in (env[name].get("valueFrom") or {}):
+                fail(f"{where}: {name} is not taken from a Secret")
+            if (env.get(f"{name}_FILE") or {}).get("value") != "env:":
+                fail(f"{where}: {name} is set but {name}_FILE is not env:, so it is never read")
+    # Files the services read must be mounted from a volume of the pod.
+    volumes = {v["name"] for v in spec.get("volumes") or []}
+    mounts = container.get("volumeMounts") or []
+    for name in ("VIGIL_KAFKA_CA_FILE", "VIGIL_API_TLS_CERT", "VIGIL_API_TLS_KEY"):
+        path = (env.get(name) or {}).get("value")
+        if path and not any(
+            path.startswith(m["mountPath"].rstrip("/") + "/") and m["name"] in volumes for m in mounts
+        ):
+            fail(f"{where}: {name}={path} is not on a mounted volume")
 
 
 def check_workload(doc):
@@ -179,6 +195,35 @@ def check_default(docs):
         fail("the hook Job does not run `vigilctl setup`")
 
 
+def check_egress(docs):
+    """Egress policies must let each pod reach the Kafka and CQL ports it is
+    configured with (VIGIL_KAFKA_BROKERS, VIGIL_CQL_NODES)."""
+    workloads = [d for d in docs if d["kind"] in WORKLOAD_KINDS]
+    for policy in (d for d in docs if d["kind"] == "NetworkPolicy"):
+        spec = policy["spec"]
+        if "Egress" not in (spec.get("policyTypes") or []):
+            continue
+        rules = spec.get("egress") or []
+        if any(not rule.get("ports") for rule in rules):
+            continue  # some rule allows every port
+        allowed = {p.get("port") for rule in rules for p in rule["ports"]}
+        selector = (spec.get("podSelector") or {}).get("matchLabels")
+        for doc in workloads:
+            labels = (doc["spec"]["template"].get("metadata") or {}).get("labels") or {}
+            if not selector_matches(selector, labels):
+                continue
+            pod = pod_spec(doc)
+            for container in (pod.get("initContainers") or []) + pod["containers"]:
+                for var in container.get("env") or []:
+                    if var.get("name") not in ("VIGIL_KAFKA_BROKERS", "VIGIL_CQL_NODES"):
+                        continue
+                    for address in str(var.get("value", "")).split(","):
+                        port = int(address.rsplit(":", 1)[1])
+                        if port not in allowed:
+                            fail(f"{name_of(policy)}: blocks port {port} of {var['name']} "
+                                 f"for {name_of(doc)} (allowed: {sorted(allowed)})")
+
+
 def main(argv):
     args = [a for a in argv if not a.startswith("--")]
     flags = {a for a in argv if a.startswith("--")}
@@ -201,6 +246,7 @@ def main(argv):
             check_labels(doc)
             if doc["kind"] in WORKLOAD_KINDS:
                 check_workload(doc)
+    check_egress(docs)
     if "--default" in flags:
         check_default(docs)
     for p in problems:

@@ -227,8 +227,8 @@ pub(crate) async fn scratch(
 ) -> anyhow::Result<(KafkaArgs, Keyspace)> {
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
     let kafka = KafkaArgs {
-        brokers: target.kafka.brokers.clone(),
         topic_prefix: format!("{}ceiling{stamp}.", target.kafka.topic_prefix),
+        ..target.kafka.clone()
     };
     kafka
         .ensure_topics(&TopicPlan {

@@ -102,8 +102,8 @@ impl Namespace {
     pub(crate) async fn fresh(args: &TargetArgs, tag: &str) -> anyhow::Result<Self> {
         let name = unique(tag);
         let kafka = KafkaArgs {
-            brokers: args.kafka.brokers.clone(),
             topic_prefix: format!("{name}."),
+            ..args.kafka.clone()
         };
         let plan = TopicPlan {
             detections_partitions: args.partitions,

@@ -92,6 +92,37 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
     secretKeyRef:
       name: {{ .Values.kafka.auth.existingSecret }}
       key: {{ .Values.kafka.auth.passwordKey }}
+- name: VIGIL_KAFKA_SASL_PASSWORD_FILE
+  value: "env:"
+{{- end }}
+{{- if .Values.kafka.tls.enabled }}
+- name: VIGIL_KAFKA_TLS
+  value: "true"
+{{- if .Values.kafka.tls.caSecret }}
+- name: VIGIL_KAFKA_CA_FILE
+  value: /etc/vigil/kafka-ca/ca.crt
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The brokers' CA certificate (kafka.tls.caSecret): mount and volume. */}}
+{{- define "vigil.kafkaCa.mount" -}}
+{{- if and .Values.kafka.tls.enabled .Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  mountPath: /etc/vigil/kafka-ca
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "vigil.kafkaCa.volume" -}}
+{{- if and .Values.kafka.tls.enabled .Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.tls.caSecret }}
+    defaultMode: 0444
+    items:
+      - key: {{ .Values.kafka.tls.caKey }}
+        path: ca.crt
 {{- end }}
 {{- end -}}
 
@@ -116,6 +147,8 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
     secretKeyRef:
       name: {{ .Values.cql.auth.existingSecret }}
       key: {{ .Values.cql.auth.passwordKey }}
+- name: VIGIL_CQL_PASSWORD_FILE
+  value: "env:"
 {{- end }}
 {{- end -}}
 

@@ -244,3 +244,126 @@ async fn two_instances_share_the_work_and_a_killed_one_loses_nothing() -> anyhow
     survivor.await??;
     Ok(())
 }
+
+/// The enricher as a process of its own, on the stack's SASL listener
+/// (127.0.0.1:9094, test users in deploy/local/kafka/server.properties and
+/// deploy/local/stack), its log written to `log`.
+fn spawn_authenticated(
+    env: &TestEnv,
+    security: &[&str],
+    secret_env: Option<&str>,
+    log: &std::path::Path,
+) -> anyhow::Result<std::process::Child> {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vigil-enricher"));
+    command
+        .args(["--kafka-brokers", "127.0.0.1:9094"])
+        .args(["--topic-prefix", &env.kafka.topic_prefix])
+        .args(["--group", &unique_name("auth")])
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .args(security)
+        .env_remove("VIGIL_KAFKA_SASL_PASSWORD")
+        .env("RUST_BACKTRACE", "0");
+    let output = std::fs::File::create(log)?;
+    command.stdout(output.try_clone()?).stderr(output);
+    if let Some(password) = secret_env {
+        command
+            .env("VIGIL_KAFKA_SASL_PASSWORD_FILE", "env:")
+            .env("VIGIL_KAFKA_SASL_PASSWORD", password);
+    }
+    Ok(command.spawn()?)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authenticates_with_sasl_and_never_logs_the_password() -> anyhow::Result<()> {
+    let env = TestEnv::new("auth").await?;
+    let registry = publish_registry(&env).await?;
+    let camera = registry.cameras().next().unwrap().clone();
+    let mut factory = DetectionFactory::new(23);
+    let records: Vec<_> = (0..10)
+        .map(|i| {
+            let at = Utc::now() - chrono::Duration::seconds(i);
+            let detection = factory.detection(&camera.id, at);
+            (camera.id.clone(), detection.encode_to_vec())
+        })
+        .collect();
+    produce(&env, &records).await?;
+    let dir = tempfile::tempdir()?;
+    let password_file = dir.path().join("kafka-password");
+    std::fs::write(&password_file, "scram-test-secret\n")?;
+    let enriched_topic = env.kafka.topics().enriched;
+
+    // SCRAM-SHA-512 with the password from a file, then PLAIN with it from
+    // the environment: each run enriches the ten detections once more.
+    let runs: [(&[&str], Option<&str>, &str); 2] = [
+        (
+            &[
+                "--kafka-sasl-mechanism",
+                "SCRAM-SHA-512",
+                "--kafka-sasl-username",
+                "vigil_test",
+                "--kafka-sasl-password-file",
+                password_file.to_str().unwrap(),
+            ],
+            None,
+            "scram-test-secret",
+        ),
+        (
+            &[
+                "--kafka-sasl-mechanism",
+                "PLAIN",
+                "--kafka-sasl-username",
+                "vigil_test",
+            ],
+            Some("plain-test-secret"),
+            "plain-test-secret",
+        ),
+    ];
+    for (run, (security, secret_env, password)) in runs.into_iter().enumerate() {
+        let log = dir.path().join(format!("run-{run}.log"));
+        let mut enricher = spawn_authenticated(&env, security, secret_env, &log)?;
+        let want = records.len() * (run + 1);
+        let enriched = read_topic(&env.kafka, &enriched_topic, count(want), PATIENCE).await;
+        enricher.kill()?;
+        enricher.wait()?;
+        let output = std::fs::read_to_string(&log)?;
+        assert_eq!(
+            enriched?.len(),
+            want,
+            "run {run} over SASL; its log:\n{output}"
+        );
+        assert!(!output.contains(password), "run {run} logged the password");
+    }
+
+    // A wrong password: refused by the broker, said at ERROR, not logged.
+    let wrong = "not-the-password-7f3e";
+    let log = dir.path().join("wrong.log");
+    let mut enricher = spawn_authenticated(
+        &env,
+        &[
+            "--kafka-sasl-mechanism",
+            "SCRAM-SHA-512",
+            "--kafka-sasl-username",
+            "vigil_test",
+        ],
+        Some(wrong),
+        &log,
+    )?;
+    let started = std::time::Instant::now();
+    let output = loop {
+        let output = std::fs::read_to_string(&log)?;
+        if output.contains("Authentication failed") || started.elapsed() > PATIENCE {
+            break output;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    enricher.kill()?;
+    enricher.wait()?;
+    assert!(
+        output
+            .lines()
+            .any(|line| line.contains("ERROR") && line.contains("Authentication failed")),
+        "an authentication failure is logged at ERROR:\n{output}"
+    );
+    assert!(!output.contains(wrong), "the wrong password was logged");
+    Ok(())
+}

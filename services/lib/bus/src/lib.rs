@@ -14,6 +14,7 @@ pub mod trace;
 pub use context::KafkaContext;
 pub use topics::{TopicPlan, Topics};
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -26,6 +27,7 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use tracing::Instrument as _;
+use vigil_runtime::Secret;
 
 /// A producer of a Vigil service.
 pub type KafkaProducer = FutureProducer<KafkaContext>;
@@ -76,9 +78,125 @@ pub struct KafkaArgs {
     /// Prefix for every topic name (lets tests and tenants share a cluster).
     #[arg(long = "topic-prefix", env = "VIGIL_TOPIC_PREFIX", default_value = "")]
     pub topic_prefix: String,
+    #[command(flatten)]
+    pub security: KafkaSecurity,
+}
+
+/// How clients authenticate to Kafka and whether they encrypt; the default
+/// is neither (a listener only the cluster's own network reaches).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct KafkaSecurity {
+    /// SASL mechanism, when the brokers require authentication.
+    #[arg(
+        id = "kafka_sasl_mechanism",
+        long = "kafka-sasl-mechanism",
+        value_name = "MECHANISM",
+        env = "VIGIL_KAFKA_SASL_MECHANISM",
+        value_enum,
+        ignore_case = true,
+        requires_all = ["kafka_sasl_username", "kafka_sasl_password"]
+    )]
+    pub sasl_mechanism: Option<SaslMechanism>,
+    /// SASL user name.
+    #[arg(
+        id = "kafka_sasl_username",
+        long = "kafka-sasl-username",
+        value_name = "USER",
+        env = "VIGIL_KAFKA_SASL_USERNAME",
+        requires = "kafka_sasl_mechanism"
+    )]
+    pub sasl_username: Option<String>,
+    /// File holding the SASL password (a mounted Secret), or `env:` to take
+    /// VIGIL_KAFKA_SASL_PASSWORD. Never logged.
+    #[arg(
+        id = "kafka_sasl_password",
+        long = "kafka-sasl-password-file",
+        value_name = "FILE",
+        env = "VIGIL_KAFKA_SASL_PASSWORD_FILE",
+        value_parser = Secret::parser("VIGIL_KAFKA_SASL_PASSWORD"),
+        requires = "kafka_sasl_mechanism"
+    )]
+    pub sasl_password: Option<Secret>,
+    /// Connect to the brokers over TLS.
+    #[arg(id = "kafka_tls", long = "kafka-tls", env = "VIGIL_KAFKA_TLS")]
+    pub tls: bool,
+    /// CA certificates (PEM) the brokers' certificates are checked against,
+    /// instead of the system's.
+    #[arg(
+        long = "kafka-ca-file",
+        value_name = "FILE",
+        env = "VIGIL_KAFKA_CA_FILE",
+        requires = "kafka_tls"
+    )]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The SASL mechanisms Vigil's clients speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SaslMechanism {
+    /// User name and password in the clear: only over TLS.
+    #[value(name = "PLAIN")]
+    Plain,
+    #[value(name = "SCRAM-SHA-256")]
+    ScramSha256,
+    /// What Strimzi's KafkaUser issues.
+    #[value(name = "SCRAM-SHA-512")]
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    /// librdkafka's name for it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Plain => "PLAIN",
+            Self::ScramSha256 => "SCRAM-SHA-256",
+            Self::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+}
+
+impl KafkaSecurity {
+    /// Sets librdkafka's security properties. The password goes only into
+    /// `sasl.password`, which `ClientConfig`'s `Debug` and librdkafka's own
+    /// configuration dumps both leave out.
+    fn apply(&self, config: &mut ClientConfig) {
+        let sasl = match (
+            self.sasl_mechanism,
+            &self.sasl_username,
+            &self.sasl_password,
+        ) {
+            (Some(mechanism), Some(username), Some(password)) => {
+                config
+                    .set("sasl.mechanism", mechanism.as_str())
+                    .set("sasl.username", username)
+                    .set("sasl.password", password.expose());
+                true
+            }
+            _ => false,
+        };
+        let protocol = match (sasl, self.tls) {
+            (false, false) => "plaintext",
+            (false, true) => "ssl",
+            (true, false) => "sasl_plaintext",
+            (true, true) => "sasl_ssl",
+        };
+        config.set("security.protocol", protocol);
+        if let Some(ca_file) = &self.ca_file {
+            config.set("ssl.ca.location", ca_file.to_string_lossy());
+        }
+    }
 }
 
 impl KafkaArgs {
+    /// Settings every client starts from: where the brokers are and how to
+    /// talk to them.
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        self.security.apply(&mut config);
+        config
+    }
+
     /// The topic names under this configuration's prefix.
     pub fn topics(&self) -> Topics {
         Topics::with_prefix(&self.topic_prefix)
@@ -88,9 +206,8 @@ impl KafkaArgs {
     /// record: idempotence on (off by default in librdkafka), `acks=all`,
     /// zstd compression, a short linger to batch.
     pub fn producer_config(&self) -> ClientConfig {
-        let mut config = ClientConfig::new();
+        let mut config = self.client_config();
         config
-            .set("bootstrap.servers", &self.brokers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("compression.type", "zstd")
@@ -103,9 +220,8 @@ impl KafkaArgs {
     /// [`pipeline::run`] commits offsets once the records' effects are
     /// durable.
     pub fn consumer_config(&self, group: &str) -> ClientConfig {
-        let mut config = ClientConfig::new();
+        let mut config = self.client_config();
         config
-            .set("bootstrap.servers", &self.brokers)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -146,14 +262,14 @@ impl KafkaArgs {
     /// Creates every topic in `plan` that does not exist yet; existing topics
     /// are left as they are. Returns the names that were created.
     pub async fn ensure_topics(&self, plan: &TopicPlan) -> Result<Vec<String>, BusError> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .create()
-            .map_err(|source| BusError::Client {
-                client: "admin client",
-                brokers: self.brokers.clone(),
-                source,
-            })?;
+        let admin: AdminClient<DefaultClientContext> =
+            self.client_config()
+                .create()
+                .map_err(|source| BusError::Client {
+                    client: "admin client",
+                    brokers: self.brokers.clone(),
+                    source,
+                })?;
         let topics = self.topics();
         let new_topics = plan.new_topics(&topics);
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
@@ -216,4 +332,107 @@ pub async fn produce_until_acked<C: ClientContext + 'static>(
         }
     };
     sending.instrument(span.clone()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn without_security_flags_clients_use_plaintext() {
+        let cli = parse(&[]).unwrap();
+        for config in [cli.kafka.producer_config(), cli.kafka.consumer_config("g")] {
+            assert_eq!(config.get("security.protocol"), Some("plaintext"));
+            assert_eq!(config.get("sasl.mechanism"), None);
+        }
+    }
+
+    #[test]
+    fn sasl_credentials_come_from_a_file_and_never_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kafka-password");
+        std::fs::write(&path, "kafka-s3cret\n").unwrap();
+        let cli = parse(&[
+            "--kafka-sasl-mechanism",
+            "scram-sha-512",
+            "--kafka-sasl-username",
+            "vigil",
+            "--kafka-sasl-password-file",
+            path.to_str().unwrap(),
+            "--kafka-tls",
+            "--kafka-ca-file",
+            "/etc/vigil/kafka-ca.pem",
+        ])
+        .unwrap();
+        for config in [cli.kafka.producer_config(), cli.kafka.consumer_config("g")] {
+            assert_eq!(config.get("security.protocol"), Some("sasl_ssl"));
+            assert_eq!(config.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+            assert_eq!(config.get("sasl.username"), Some("vigil"));
+            assert_eq!(config.get("sasl.password"), Some("kafka-s3cret"));
+            assert_eq!(
+                config.get("ssl.ca.location"),
+                Some("/etc/vigil/kafka-ca.pem")
+            );
+            let shown = format!("{config:?}");
+            assert!(!shown.contains("kafka-s3cret"), "{shown}");
+        }
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("kafka-s3cret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn incomplete_or_wrong_security_flags_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "pw").unwrap();
+        let file = path.to_str().unwrap();
+        for args in [
+            &["--kafka-sasl-mechanism", "PLAIN"][..],
+            &[
+                "--kafka-sasl-mechanism",
+                "PLAIN",
+                "--kafka-sasl-username",
+                "u",
+            ],
+            &[
+                "--kafka-sasl-username",
+                "u",
+                "--kafka-sasl-password-file",
+                file,
+            ],
+            &[
+                "--kafka-sasl-mechanism",
+                "GSSAPI",
+                "--kafka-sasl-username",
+                "u",
+                "--kafka-sasl-password-file",
+                file,
+            ],
+            &[
+                "--kafka-sasl-mechanism",
+                "PLAIN",
+                "--kafka-sasl-username",
+                "u",
+                "--kafka-sasl-password-file",
+                "/nonexistent/pw",
+            ],
+            &["--kafka-ca-file", "/etc/ca.pem"],
+        ] {
+            let error = parse(args).unwrap_err().to_string();
+            assert!(error.contains("--kafka-"), "{args:?}: {error}");
+        }
+    }
 }

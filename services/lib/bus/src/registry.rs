@@ -131,7 +131,7 @@ pub async fn follow(
         .map_err(consume_err)?;
     consumer.assign(&assignment).map_err(consume_err)?;
     let consumer = Arc::new(consumer);
-    let (_, end) = {
+    let watermarks = {
         let consumer = Arc::clone(&consumer);
         let topic = topic.clone();
         tokio::task::spawn_blocking(move || {
@@ -139,7 +139,16 @@ pub async fn follow(
         })
         .await
         .expect("watermark lookup does not panic")
-        .map_err(consume_err)?
+    };
+    let (_, end) = match watermarks {
+        Ok(watermarks) => watermarks,
+        Err(error) => {
+            // librdkafka queues its log lines and errors (a refused login,
+            // say) until the client is polled; serve them, so the reason is
+            // logged before the failure is returned.
+            let _ = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await;
+            return Err(consume_err(error));
+        }
     };
 
     let registry = SharedRegistry::default();

@@ -1,9 +1,13 @@
 //! What every Vigil service binary starts with: structured logging, trace
 //! export when the `OTEL_*` environment asks for it ([`telemetry`]), a
 //! cancellation token fired by SIGTERM or Ctrl-C, and the Prometheus
-//! recorder whose rendering the service serves on `/metrics`.
+//! recorder whose rendering the service serves on `/metrics`; and
+//! credentials that never show in logs ([`Secret`]).
 
+mod secret;
 pub mod telemetry;
+
+pub use secret::Secret;
 
 use std::time::Duration;
 

@@ -30,6 +30,7 @@ use std::time::Duration;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::statement::prepared::PreparedStatement;
+use vigil_runtime::Secret;
 
 /// Errors from the store; each names the operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,48 +106,15 @@ pub struct StoreArgs {
         requires = "password"
     )]
     pub username: Option<String>,
-    /// File holding the password of --cql-username (a mounted Secret);
-    /// VIGIL_CQL_PASSWORD works too. Never logged.
+    /// File holding the password of --cql-username (a mounted Secret), or
+    /// `env:` to take VIGIL_CQL_PASSWORD. Never logged.
     #[arg(
         id = "password",
         long = "cql-password-file",
         env = "VIGIL_CQL_PASSWORD_FILE",
-        value_parser = Password::from_file
+        value_parser = Secret::parser("VIGIL_CQL_PASSWORD")
     )]
-    pub password: Option<Password>,
-}
-
-/// A credential that never shows in logs or `Debug` output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    /// Reads a password file (surrounding whitespace trimmed), or takes
-    /// `VIGIL_CQL_PASSWORD` when the path is `env:`.
-    pub fn from_file(path: &str) -> Result<Self, String> {
-        let text = if path == "env:" {
-            std::env::var("VIGIL_CQL_PASSWORD")
-                .map_err(|_| "VIGIL_CQL_PASSWORD is not set".to_owned())?
-        } else {
-            std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?
-        };
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(format!("{path} holds no password"));
-        }
-        Ok(Self(text.to_owned()))
-    }
-
-    /// The password itself, for the driver only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
+    pub password: Option<Secret>,
 }
 
 /// A session and the keyspace Vigil's tables live in. Statements name their

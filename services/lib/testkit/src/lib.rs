@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use tokio::sync::OnceCell;
-use vigil_bus::{KafkaArgs, TopicPlan};
+use vigil_bus::{KafkaArgs, KafkaSecurity, TopicPlan};
 use vigil_store::{Keyspace, StoreArgs};
 
 /// The repository's root folder.
@@ -75,6 +75,7 @@ impl TestEnv {
         let kafka = KafkaArgs {
             brokers: "127.0.0.1:9092".to_owned(),
             topic_prefix: format!("{name}."),
+            security: KafkaSecurity::default(),
         };
         let plan = TopicPlan {
             detections_partitions: 3,
