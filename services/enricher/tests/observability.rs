@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use clap::Parser;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -40,7 +40,7 @@ use vigil_proto::v1::query_service_client::QueryServiceClient;
 use vigil_proto::v1::{ListEventsRequest, Role, StreamAlertsRequest, TimeWindow};
 use vigil_store::{EventStore, RegistryStore, TokenStore, mint_token};
 use vigil_synth::ProvinceSpec;
-use vigil_testkit::{TestEnv, unique_name};
+use vigil_testkit::{TestEnv, eventually, unique_name};
 
 /// The plate the test's detection reads, and the watchlist holds.
 const PLATE: &str = "36A-123.45";
@@ -109,24 +109,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Polls `check` every 250 ms until it returns something, for `patience`.
-async fn eventually<T, F, Fut>(what: &str, patience: Duration, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<Option<T>>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await? {
-            return Ok(value);
-        }
-        if started.elapsed() > patience {
-            bail!("timed out after {patience:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// Whether the Prometheus text has a sample of `name` (a histogram's

@@ -112,6 +112,29 @@ impl TestEnv {
 /// How long integration tests wait for something that should happen soon.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
+/// Calls `check` every 250 ms until it returns `Some`, for at most
+/// `patience`; the error names `what` was awaited.
+pub async fn eventually<T, F, Fut>(
+    what: &str,
+    patience: Duration,
+    mut check: F,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        if started.elapsed() > patience {
+            bail!("timed out after {patience:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Reads `topic` from the beginning in a fresh consumer group, showing each
 /// record to `done` until it says enough, or `patience` passes. Returns what
 /// was read either way; the test decides whether it is enough.

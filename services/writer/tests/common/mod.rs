@@ -4,10 +4,9 @@
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of this
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use prost::Message as _;
@@ -20,6 +19,7 @@ use vigil_proto::v1::EnrichedDetection;
 use vigil_store::{CountStore, day_bucket, hour_bucket};
 use vigil_synth::traffic::DetectionFactory;
 use vigil_testkit::TestEnv;
+pub use vigil_testkit::eventually;
 use vigil_writer::{Config, WriterError};
 
 /// A writer running in a task of the test's runtime.
@@ -186,28 +186,6 @@ pub async fn stored_counts(counts: &CountStore, expected: &Tally) -> anyhow::Res
         }
     }
     Ok(tally)
-}
-
-/// Calls `check` until it returns `Some`, for at most `patience`.
-pub async fn eventually<T, F, Fut>(
-    what: &str,
-    patience: Duration,
-    mut check: F,
-) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<Option<T>>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await? {
-            return Ok(value);
-        }
-        if started.elapsed() > patience {
-            bail!("timed out after {patience:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// Whether consumer group `group` has committed every record of `topic`.
