@@ -232,12 +232,8 @@ pub(crate) async fn scratch(
     };
     kafka
         .ensure_topics(&TopicPlan {
-            detections_partitions: partitions,
-            heartbeats_partitions: 1,
             enriched_partitions: 1,
-            alerts_partitions: 1,
-            dlq_partitions: 1,
-            topic_replication: 1,
+            ..TopicPlan::single_node(partitions)
         })
         .await?;
     let name = format!("lt_ceiling_{stamp}");

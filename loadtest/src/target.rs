@@ -105,16 +105,8 @@ impl Namespace {
             topic_prefix: format!("{name}."),
             ..args.kafka.clone()
         };
-        let plan = TopicPlan {
-            detections_partitions: args.partitions,
-            heartbeats_partitions: 1,
-            enriched_partitions: args.partitions,
-            alerts_partitions: 1,
-            dlq_partitions: 1,
-            topic_replication: 1,
-        };
         kafka
-            .ensure_topics(&plan)
+            .ensure_topics(&TopicPlan::single_node(args.partitions))
             .await
             .context("creating topics")?;
         let store = StoreArgs {

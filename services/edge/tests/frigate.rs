@@ -7,7 +7,7 @@
 //! Needs the `mosquitto` binary (`apt-get install -y mosquitto`); the tests
 //! fail, rather than skip, without it.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -45,11 +45,7 @@ impl Broker {
     fn start() -> Self {
         // Bound and released to find a free port; the broker takes it a
         // moment later.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("no free local port")
-            .port();
-        Self::start_on(port)
+        Self::start_on(vigil_testkit::free_port())
     }
 
     fn start_on(port: u16) -> Self {

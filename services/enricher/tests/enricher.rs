@@ -44,11 +44,6 @@ async fn publish_registry(env: &TestEnv) -> anyhow::Result<Registry> {
 
 fn config(env: &TestEnv, group: &str) -> Config {
     use clap::Parser;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     Config::parse_from([
         "vigil-enricher",
         "--topic-prefix",
@@ -56,7 +51,7 @@ fn config(env: &TestEnv, group: &str) -> Config {
         "--group",
         group,
         "--metrics-listen",
-        &format!("127.0.0.1:{port}"),
+        "127.0.0.1:0",
         "--shutdown-grace",
         "5s",
     ])

@@ -111,9 +111,6 @@ async fn every_kind_of_bad_record_is_dead_lettered_with_its_reason() -> anyhow::
             .map_err(|(e, _)| e)?;
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let config = vigil_enricher::Config::parse_from([
         "vigil-enricher",
         "--topic-prefix",
@@ -121,7 +118,7 @@ async fn every_kind_of_bad_record_is_dead_lettered_with_its_reason() -> anyhow::
         "--group",
         &unique_name("g"),
         "--metrics-listen",
-        &format!("127.0.0.1:{port}"),
+        "127.0.0.1:0",
     ]);
     let shutdown = CancellationToken::new();
     let enricher = tokio::spawn(vigil_enricher::run(config, shutdown.clone()));

@@ -34,13 +34,12 @@ use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::{Ascii, MetadataValue};
-use vigil_bus::registry::RegistryPublisher;
 use vigil_domain::{RegistryEntity, WatchlistEntry};
 use vigil_proto::v1::query_service_client::QueryServiceClient;
 use vigil_proto::v1::{ListEventsRequest, Role, StreamAlertsRequest, TimeWindow};
-use vigil_store::{EventStore, RegistryStore, TokenStore, mint_token};
+use vigil_store::{EventStore, TokenStore, mint_token};
 use vigil_synth::ProvinceSpec;
-use vigil_testkit::{TestEnv, eventually, unique_name};
+use vigil_testkit::{TestEnv, eventually, free_port, install_registry, unique_name};
 
 /// The plate the test's detection reads, and the watchlist holds.
 const PLATE: &str = "36A-123.45";
@@ -101,14 +100,6 @@ fn with_token<T>(message: T, bearer: &MetadataValue<Ascii>) -> tonic::Request<T>
         .metadata_mut()
         .insert("authorization", bearer.clone());
     request
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Whether the Prometheus text has a sample of `name` (a histogram's
@@ -188,13 +179,7 @@ async fn one_detection_is_one_trace_and_every_service_serves_its_metrics() -> an
         owner_zone_id: "th".to_owned(),
         created_by: None,
     }));
-    let registry_store = RegistryStore::prepare(&env.keyspace).await?;
-    for entity in registry.entities() {
-        registry_store.upsert(&entity).await?;
-    }
-    RegistryPublisher::new(&env.kafka)?
-        .publish(registry.entities())
-        .await?;
+    install_registry(&env.kafka, &env.keyspace, &registry).await?;
     let (token, record) = mint_token("observer", Role::ProvinceOperator.into(), "th", None);
     TokenStore::prepare(&env.keyspace)
         .await?

@@ -22,14 +22,6 @@ use vigil_testkit::{TestEnv, unique_name};
 
 const EVENTS: usize = 400;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 type Task = JoinHandle<anyhow::Result<()>>;
 
 /// Starts an enricher and a writer in fresh consumer groups; returns them
@@ -44,7 +36,7 @@ fn start_pipeline(env: &TestEnv, stop: &CancellationToken) -> (Task, Task, Strin
         "--group",
         &unique_name("enricher"),
         "--metrics-listen",
-        &format!("127.0.0.1:{}", free_port()),
+        "127.0.0.1:0",
         "--shutdown-grace",
         "5s",
     ]);
@@ -59,7 +51,7 @@ fn start_pipeline(env: &TestEnv, stop: &CancellationToken) -> (Task, Task, Strin
         "--rollup-interval",
         "1s",
         "--metrics-listen",
-        &format!("127.0.0.1:{}", free_port()),
+        "127.0.0.1:0",
         "--shutdown-grace",
         "5s",
     ]);

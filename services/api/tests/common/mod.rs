@@ -13,13 +13,12 @@ use clap::Parser;
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
-use vigil_bus::registry::RegistryPublisher;
 use vigil_domain::{Registry, ZoneLevel};
 use vigil_enricher::enrich::{Policy, enrich};
 use vigil_proto::v1::{EnrichedDetection, Heartbeat, Role};
-use vigil_store::{CountStore, EventStore, RegistryStore, StatusStore, TokenStore, mint_token};
+use vigil_store::{CountStore, EventStore, StatusStore, TokenStore, mint_token};
 use vigil_synth::{DetectionFactory, ProvinceSpec, province};
-use vigil_testkit::TestEnv;
+use vigil_testkit::{TestEnv, free_port, install_registry};
 
 /// The plate whose trajectory the fixture lays down.
 pub const PLATE: &str = "36A-123.45";
@@ -69,14 +68,6 @@ pub struct Stored {
     pub kind: i32,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Cameras per commune, most first.
 fn communes_by_cameras(registry: &Registry) -> Vec<(String, Vec<String>)> {
     let mut by_commune: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -109,13 +100,7 @@ impl Fixture {
             cameras: 1_000,
             seed: 36,
         });
-        let store = RegistryStore::prepare(&env.keyspace).await?;
-        for entity in registry.entities() {
-            store.upsert(&entity).await?;
-        }
-        RegistryPublisher::new(&env.kafka)?
-            .publish(registry.entities())
-            .await?;
+        install_registry(&env.kafka, &env.keyspace, &registry).await?;
 
         let communes = communes_by_cameras(&registry);
         let (commune_a, all_a) = communes[0].clone();

@@ -4,7 +4,6 @@
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of this
 
 use std::collections::HashSet;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,21 +13,13 @@ use prost::Message as _;
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use vigil_proto::v1::Detection;
-use vigil_testkit::TestEnv;
+use vigil_testkit::{TestEnv, free_port};
 
 /// A running agent process.
 pub struct Agent {
     child: Child,
     pub port: u16,
     pub http: reqwest::Client,
-}
-
-/// A free TCP port on loopback.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// A fresh folder for an agent's spool.

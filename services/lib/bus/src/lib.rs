@@ -131,7 +131,8 @@ pub struct KafkaSecurity {
     pub ca_file: Option<PathBuf>,
 }
 
-/// The SASL mechanisms Vigil's clients speak.
+/// The SASL mechanisms Vigil's clients speak; each value's name is
+/// librdkafka's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SaslMechanism {
     /// User name and password in the clear: only over TLS.
@@ -145,13 +146,12 @@ pub enum SaslMechanism {
 }
 
 impl SaslMechanism {
-    /// librdkafka's name for it.
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Plain => "PLAIN",
-            Self::ScramSha256 => "SCRAM-SHA-256",
-            Self::ScramSha512 => "SCRAM-SHA-512",
-        }
+    fn name(self) -> String {
+        use clap::ValueEnum as _;
+        self.to_possible_value()
+            .expect("no mechanism is skipped")
+            .get_name()
+            .to_owned()
     }
 }
 
@@ -167,7 +167,7 @@ impl KafkaSecurity {
         ) {
             (Some(mechanism), Some(username), Some(password)) => {
                 config
-                    .set("sasl.mechanism", mechanism.as_str())
+                    .set("sasl.mechanism", mechanism.name())
                     .set("sasl.username", username)
                     .set("sasl.password", password.expose());
                 true

@@ -66,6 +66,19 @@ pub struct TopicPlan {
 }
 
 impl TopicPlan {
+    /// A plan for one broker: `partitions` for detections and enriched
+    /// (the units of parallelism), one for every other topic.
+    pub fn single_node(partitions: i32) -> Self {
+        Self {
+            detections_partitions: partitions,
+            heartbeats_partitions: 1,
+            enriched_partitions: partitions,
+            alerts_partitions: 1,
+            dlq_partitions: 1,
+            topic_replication: 1,
+        }
+    }
+
     /// The create requests for every Vigil topic. The registry topic is
     /// compacted and has one partition so a reader sees changes in order.
     pub(crate) fn new_topics<'a>(&self, topics: &'a Topics) -> Vec<NewTopic<'a>> {

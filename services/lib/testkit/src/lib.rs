@@ -12,9 +12,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use futures::{StreamExt as _, TryStreamExt as _};
 use tokio::sync::OnceCell;
+use vigil_bus::registry::RegistryPublisher;
 use vigil_bus::{KafkaArgs, KafkaSecurity, TopicPlan};
-use vigil_store::{Keyspace, StoreArgs};
+use vigil_domain::Registry;
+use vigil_store::{Keyspace, RegistryStore, StoreArgs};
 
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
@@ -77,16 +80,8 @@ impl TestEnv {
             topic_prefix: format!("{name}."),
             security: KafkaSecurity::default(),
         };
-        let plan = TopicPlan {
-            detections_partitions: 3,
-            heartbeats_partitions: 1,
-            enriched_partitions: 3,
-            alerts_partitions: 1,
-            dlq_partitions: 1,
-            topic_replication: 1,
-        };
         kafka
-            .ensure_topics(&plan)
+            .ensure_topics(&TopicPlan::single_node(3))
             .await
             .context("creating test topics")?;
         let store = StoreArgs {
@@ -107,6 +102,35 @@ impl TestEnv {
             store,
         })
     }
+}
+
+/// A loopback port that is free right now, for a server the test starts
+/// next and must know the address of (pass port 0 when it need not).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Writes `registry` where the services read it: the changelog topic that
+/// every service follows, and the registry table the API answers from.
+pub async fn install_registry(
+    kafka: &KafkaArgs,
+    keyspace: &Keyspace,
+    registry: &Registry,
+) -> anyhow::Result<()> {
+    RegistryPublisher::new(kafka)?
+        .publish(registry.entities())
+        .await
+        .context("publishing the registry")?;
+    let store = RegistryStore::prepare(keyspace).await?;
+    let entities: Vec<_> = registry.entities().collect();
+    futures::stream::iter(entities.iter().map(|entity| store.upsert(entity)))
+        .buffer_unordered(256)
+        .try_collect::<()>()
+        .await
+        .context("writing the registry table")
 }
 
 /// How long integration tests wait for something that should happen soon.
