@@ -1,9 +1,10 @@
+# shellcheck shell=bash
 # Shared by deploy/local/demo and deploy/local/test (sourced, not run).
 # Builds the operator CLI and brings the local stack up with topics and
 # schema in place.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 
 require() {
     command -v "$1" >/dev/null 2>&1 || {
