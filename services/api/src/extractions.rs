@@ -104,14 +104,14 @@ impl Backend {
                 &query.camera_ids,
             )?;
             loop {
-                let (events, next) = self
+                let page = self
                     .events_page(caller, &filter, after, EXTRACTION_PAGE)
                     .await?;
-                items.extend(events.into_iter().map(item));
+                items.extend(page.items.into_iter().map(item));
                 if items.len() > max {
                     return Err(too_many());
                 }
-                match next {
+                match page.next {
                     Some(cursor) => after = Some(cursor),
                     None => return Ok(items),
                 }
@@ -119,10 +119,10 @@ impl Backend {
         }
         let search = self.plate_search(&query.plate, query.window.as_ref(), query.fuzzy)?;
         loop {
-            let (sightings, next) = self
+            let page = self
                 .sightings_page(caller, &search, after, EXTRACTION_PAGE)
                 .await?;
-            items.extend(sightings.into_iter().map(|s| {
+            items.extend(page.items.into_iter().map(|s| {
                 ExtractedEvent {
                     event_id: s.event_id,
                     captured_at: s.captured_at,
@@ -141,7 +141,7 @@ impl Backend {
             if items.len() > max {
                 return Err(too_many());
             }
-            match next {
+            match page.next {
                 Some(cursor) => after = Some(cursor),
                 None => return Ok(items),
             }

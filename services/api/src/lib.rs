@@ -17,7 +17,6 @@
 mod alerts;
 mod auth;
 mod backend;
-mod coverage;
 mod error;
 mod extractions;
 mod fanout;

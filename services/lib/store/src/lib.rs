@@ -20,8 +20,8 @@ pub use counts::{CommuneHour, CountStore, HourCount, KindCount};
 pub use events::{EventStore, day_bucket, hour_bucket, month_bucket};
 pub use extractions::ExtractionStore;
 pub use migrate::{MIGRATIONS, Migration, migrate};
-pub use reads::{Direction, EventReader, EventRow, Partition};
-pub use registry::RegistryStore;
+pub use reads::{Direction, EventReader, EventRow, KindInVillage, Partition};
+pub use registry::{RegistryStore, SyntheticProvince};
 pub use status::{CameraStatus, StatusChange, StatusStore};
 
 use std::sync::Arc;

@@ -50,6 +50,15 @@ pub struct EventRow {
     pub payload: Vec<u8>,
 }
 
+/// The kind and village of one event (what counts below commune level
+/// need).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindInVillage {
+    /// The `vigil.v1.DetectionKind` value.
+    pub kind: i32,
+    pub village_id: String,
+}
+
 /// The statements of one table, newest-first and oldest-first.
 #[derive(Debug, Clone)]
 struct Scan {
@@ -271,7 +280,7 @@ impl EventReader {
         hour: i64,
         start_ms: i64,
         end_ms: i64,
-    ) -> Result<Vec<(i32, String)>, StoreError> {
+    ) -> Result<Vec<KindInVillage>, StoreError> {
         let rows: Vec<(Option<i32>, Option<String>)> = fetch_all(
             &self.session,
             &self.kinds_of_commune_hour,
@@ -287,7 +296,10 @@ impl EventReader {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(kind, village)| (kind.unwrap_or_default(), village.unwrap_or_default()))
+            .map(|(kind, village)| KindInVillage {
+                kind: kind.unwrap_or_default(),
+                village_id: village.unwrap_or_default(),
+            })
             .collect())
     }
 
