@@ -2,13 +2,17 @@
 //! export when the `OTEL_*` environment asks for it ([`telemetry`]), a
 //! cancellation token fired by SIGTERM or Ctrl-C, and the Prometheus
 //! recorder whose rendering the service serves on `/metrics`; and
-//! credentials that never show in logs ([`Secret`]).
+//! credentials that never show in logs ([`Secret`]); the one retry policy
+//! ([`retry`]) and the value parsers every command line uses ([`flags`]).
 
+pub mod flags;
+pub mod retry;
 mod secret;
 pub mod telemetry;
 
 pub use secret::Secret;
 
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -23,7 +27,7 @@ use tracing_subscriber::{EnvFilter, Layer as _, Registry};
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
     /// Log filter, e.g. `info` or `vigil_edge=debug,rdkafka=warn`.
-    #[arg(long = "log", env = "VIGIL_LOG", default_value = "info")]
+    #[arg(long = "log", env = "VIGIL_LOG", default_value = "info", value_parser = log_filter)]
     pub filter: String,
     /// Log as JSON lines (for log shippers) instead of text.
     #[arg(long = "log-json", env = "VIGIL_LOG_JSON")]
@@ -43,6 +47,9 @@ impl LogArgs {
     /// instead of the process environment (for tests, which cannot set
     /// environment variables safely).
     pub fn init_with(&self, settings: impl Fn(&str) -> Option<String>) {
+        // Colour only for a person at a terminal: escape codes in a file,
+        // a pipe or a log shipper are noise.
+        let ansi = std::io::stderr().is_terminal();
         let logs: Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> = if self.json {
             Box::new(
                 tracing_subscriber::fmt::layer()
@@ -51,7 +58,11 @@ impl LogArgs {
                     .with_writer(std::io::stderr),
             )
         } else {
-            Box::new(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            Box::new(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(std::io::stderr),
+            )
         };
         // Spans are for traces: log lines stay as they are, without the
         // span context in front of them.
@@ -68,14 +79,17 @@ impl LogArgs {
     }
 
     fn env_filter(&self) -> EnvFilter {
-        EnvFilter::try_new(&self.filter).unwrap_or_else(|error| {
-            eprintln!(
-                "invalid --log filter {:?} ({error}); using info",
-                self.filter
-            );
-            EnvFilter::new("info")
-        })
+        // Checked by `log_filter` when parsed from the command line.
+        EnvFilter::new(&self.filter)
     }
+}
+
+/// Refuses a `--log` filter `EnvFilter` cannot parse, instead of
+/// silently logging at another level than asked.
+fn log_filter(value: &str) -> Result<String, String> {
+    EnvFilter::try_new(value)
+        .map(|_| value.to_owned())
+        .map_err(|error| format!("not a log filter (e.g. info or vigil_edge=debug,warn): {error}"))
 }
 
 /// A token cancelled on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
@@ -156,6 +170,34 @@ pub async fn serve_metrics(
 #[derive(Debug, Clone, clap::Args)]
 pub struct ShutdownArgs {
     /// Time allowed to drain in-flight work after SIGTERM.
-    #[arg(long = "shutdown-grace", env = "VIGIL_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
+    #[arg(long = "shutdown-grace", env = "VIGIL_SHUTDOWN_GRACE", default_value = "20s", value_parser = flags::duration)]
     pub grace: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::LogArgs;
+
+    #[derive(Debug, clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        log: LogArgs,
+    }
+
+    #[test]
+    fn a_valid_log_filter_is_kept() {
+        let flags = Flags::try_parse_from(["x", "--log", "vigil_edge=debug,warn"]).unwrap();
+        assert_eq!(flags.log.filter, "vigil_edge=debug,warn");
+    }
+
+    #[test]
+    fn an_invalid_log_filter_is_refused_naming_the_flag() {
+        let error = Flags::try_parse_from(["x", "--log", "vigil_edge=loud"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--log"), "{error}");
+        assert!(error.contains("not a log filter"), "{error}");
+    }
 }
