@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "api",
         cql: include_str!("../migrations/0004_api.cql"),
     },
+    Migration {
+        version: 5,
+        name: "synthetic_province",
+        cql: include_str!("../migrations/0005_synthetic_province.cql"),
+    },
 ];
 
 impl Migration {

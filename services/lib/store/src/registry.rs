@@ -206,6 +206,25 @@ impl TryFrom<WatchlistRow> for WatchlistEntry {
     }
 }
 
+/// The synthetic province `vigilctl registry seed` last wrote: enough to
+/// generate every one of its records again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyntheticProvince {
+    pub seed: u64,
+    pub cameras: u64,
+}
+
+#[derive(Debug, DeserializeRow, SerializeRow)]
+struct SyntheticProvinceRow {
+    id: String,
+    seed: i64,
+    cameras: i64,
+    seeded_at: DateTime<Utc>,
+}
+
+/// The one row of `synthetic_province`.
+const SYNTHETIC_PROVINCE_ID: &str = "synthetic";
+
 /// Prepared statements over the registry tables.
 #[derive(Debug, Clone)]
 pub struct RegistryStore {
@@ -215,7 +234,12 @@ pub struct RegistryStore {
     upsert_team: PreparedStatement,
     upsert_camera: PreparedStatement,
     upsert_watchlist: PreparedStatement,
+    delete_zone: PreparedStatement,
+    delete_team: PreparedStatement,
+    delete_camera: PreparedStatement,
     delete_watchlist: PreparedStatement,
+    get_synthetic_province: PreparedStatement,
+    put_synthetic_province: PreparedStatement,
 }
 
 const ZONE_COLUMNS: &str = "zone_id, kind, name, parent_id, path, police_unit";
@@ -236,16 +260,27 @@ impl RegistryStore {
             );
             async move { keyspace.prepare(table, &cql).await }
         };
+        let delete = |table: &'static str, key: &'static str| {
+            let cql = format!("DELETE FROM {} WHERE {key} = ?", keyspace.table(table));
+            async move { keyspace.prepare(table, &cql).await }
+        };
         Ok(Self {
             upsert_zone: upsert("zones", ZONE_COLUMNS).await?,
             upsert_team: upsert("teams", TEAM_COLUMNS).await?,
             upsert_camera: upsert("cameras", CAMERA_COLUMNS).await?,
             upsert_watchlist: upsert("watchlist", WATCHLIST_COLUMNS).await?,
-            delete_watchlist: keyspace
+            delete_zone: delete("zones", "zone_id").await?,
+            delete_team: delete("teams", "team_id").await?,
+            delete_camera: delete("cameras", "camera_id").await?,
+            delete_watchlist: delete("watchlist", "entry_id").await?,
+            get_synthetic_province: keyspace
                 .prepare(
-                    "delete from watchlist",
-                    "DELETE FROM ${keyspace}.watchlist WHERE entry_id = ?",
+                    "synthetic_province",
+                    "SELECT id, seed, cameras, seeded_at FROM ${keyspace}.synthetic_province \
+                     WHERE id = ?",
                 )
+                .await?,
+            put_synthetic_province: upsert("synthetic_province", "id, seed, cameras, seeded_at")
                 .await?,
             keyspace: keyspace.name().to_owned(),
             session: Arc::clone(keyspace.session()),
@@ -310,6 +345,59 @@ impl RegistryStore {
     pub async fn delete_watchlist(&self, entry_id: &str) -> Result<(), StoreError> {
         crate::execute(&self.session, &self.delete_watchlist, (entry_id,), || {
             format!("deleting watchlist entry {entry_id}")
+        })
+        .await
+    }
+
+    /// Deletes the record `entity` names (by kind and id; no error if it is
+    /// absent).
+    pub async fn delete(&self, entity: &RegistryEntity) -> Result<(), StoreError> {
+        let (statement, id) = match entity {
+            RegistryEntity::Zone(z) => (&self.delete_zone, &z.id),
+            RegistryEntity::Team(t) => (&self.delete_team, &t.id),
+            RegistryEntity::Camera(c) => (&self.delete_camera, &c.id),
+            RegistryEntity::Watchlist(w) => (&self.delete_watchlist, &w.id),
+        };
+        crate::execute(&self.session, statement, (id,), || {
+            format!("deleting {}", entity.key())
+        })
+        .await
+    }
+
+    /// The synthetic province last seeded, if any.
+    pub async fn synthetic_province(&self) -> Result<Option<SyntheticProvince>, StoreError> {
+        let rows = self
+            .session
+            .execute_unpaged(&self.get_synthetic_province, (SYNTHETIC_PROVINCE_ID,))
+            .await
+            .map_err(|source| StoreError::Execute {
+                what: "reading synthetic_province".to_owned(),
+                source: Box::new(source),
+            })?
+            .into_rows_result()
+            .map_err(|e| crate::rows_error("synthetic_province", e))?;
+        let row = rows
+            .maybe_first_row::<SyntheticProvinceRow>()
+            .map_err(|e| crate::rows_error("synthetic_province", e))?;
+        Ok(row.map(|row| SyntheticProvince {
+            seed: row.seed.cast_unsigned(),
+            cameras: row.cameras.cast_unsigned(),
+        }))
+    }
+
+    /// Records `province` as the synthetic province the registry holds.
+    pub async fn record_synthetic_province(
+        &self,
+        province: SyntheticProvince,
+    ) -> Result<(), StoreError> {
+        let row = SyntheticProvinceRow {
+            id: SYNTHETIC_PROVINCE_ID.to_owned(),
+            seed: province.seed.cast_signed(),
+            cameras: province.cameras.cast_signed(),
+            seeded_at: Utc::now(),
+        };
+        crate::execute(&self.session, &self.put_synthetic_province, row, || {
+            "recording the synthetic province".to_owned()
         })
         .await
     }
