@@ -148,11 +148,91 @@ async fn an_import_with_one_bad_row_changes_nothing() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `contents` to a fresh .csv file under the target directory.
+#[tokio::test]
+async fn another_seed_replaces_the_synthetic_province_and_keeps_imported_records()
+-> anyhow::Result<()> {
+    let (env, store) = seeded("reseed").await?;
+    // Ba Thuoc is a named commune, so its first village exists for every seed.
+    let csv = tempfile(
+        "camera_id,zone_id,site_id,latitude,longitude,kind,owner,installed_on\n\
+         cam-imported-1,th.ba-thuoc.v001,site-x,20.3,105.2,fixed,police,2024-01-02\n",
+    )?;
+    succeed(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
+    let before = store.load().await?;
+    let seed_7 = ["seed", "--cameras", &CAMERAS.to_string(), "--seed", "7"];
+
+    let refused = vigilctl(&env, &seed_7)?;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("already holds a synthetic province (seed 5, 2000 cameras)")
+            && stderr.contains("--replace"),
+        "{stderr}"
+    );
+    assert_eq!(store.load().await?, before);
+
+    let replaced = succeed(vigilctl(&env, &[&seed_7[..], &["--replace"]].concat())?)?;
+    assert!(
+        replaced.contains("replaced the synthetic province (seed 5, 2000 cameras) with seed 7"),
+        "{replaced}"
+    );
+    let after = store.load().await?;
+    let counts = after.counts();
+    assert_eq!(
+        (
+            counts.provinces,
+            counts.communes,
+            counts.villages,
+            counts.teams,
+            counts.members,
+            counts.cameras
+        ),
+        (1, 166, 4_351, 4_351, 13_053, CAMERAS + 1)
+    );
+    let mut expected = vigil_synth::province(&vigil_synth::ProvinceSpec {
+        cameras: CAMERAS,
+        seed: 7,
+    });
+    expected.upsert(vigil_domain::RegistryEntity::Camera(
+        before.camera("cam-imported-1").context("imported")?.clone(),
+    ));
+    assert_eq!(after, expected);
+
+    // The topic says the same: the old province's records are tombstoned.
+    let shutdown = CancellationToken::new();
+    let (followed, follower) = vigil_bus::registry::follow(&env.kafka, shutdown.clone()).await?;
+    assert_eq!(*followed.read().unwrap(), expected);
+    shutdown.cancel();
+    follower.await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn seeding_over_an_imported_province_is_refused() -> anyhow::Result<()> {
+    let env = TestEnv::new("seed_imported").await?;
+    let csv = tempfile(
+        "zone_id,kind,name,parent_id,police_unit\n\
+         th,province,Thanh Hoa,,\n\
+         th.a,commune,A,th,\n\
+         th.a.v1,village,Thon 1,th.a,\n",
+    )?;
+    succeed(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
+
+    let refused = vigilctl(&env, &["seed", "--cameras", "10"])?;
+
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("would mix two provinces"), "{stderr}");
+    let store = RegistryStore::prepare(&env.keyspace).await?;
+    assert_eq!(store.load().await?.zones().len(), 3);
+    Ok(())
+}
+
+/// Writes `contents` to a fresh .csv file under the temporary directory.
 fn tempfile(contents: &str) -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(vigil_testkit::unique_name("csv"));
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join("cameras.csv");
+    let path = dir.join("records.csv");
     std::fs::write(&path, contents)?;
     Ok(path)
 }

@@ -160,7 +160,7 @@ fn read_csv(path: &Path) -> anyhow::Result<LocatedRecords> {
         }
     }
     if !errors.is_empty() {
-        bail!(super::report_errors(&errors));
+        bail!(super::report_errors(&errors, "nothing was imported"));
     }
     Ok(records)
 }

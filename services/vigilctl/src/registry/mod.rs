@@ -5,10 +5,10 @@
 
 pub mod file;
 pub mod records;
+mod seed;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt};
@@ -17,7 +17,6 @@ use vigil_bus::registry::RegistryPublisher;
 use vigil_domain::registry::RegistryCounts;
 use vigil_domain::{Registry, RegistryEntity, Team};
 use vigil_store::{RegistryStore, StoreArgs};
-use vigil_synth::ProvinceSpec;
 
 use file::{Format, Kind, LocatedRecords, Location};
 use records::RegistryDocument;
@@ -48,8 +47,13 @@ enum RegistryCommand {
         #[arg(long, default_value_t = 36)]
         seed: u64,
         /// Only seed when the registry is empty.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "replace")]
         if_empty: bool,
+        /// Replace the synthetic province an earlier seed wrote with this
+        /// one (its records nobody edited since are removed); imported
+        /// records are never touched.
+        #[arg(long)]
+        replace: bool,
     },
     /// Load zones, members, cameras or watchlist entries from a CSV or JSON
     /// file. Nothing is applied unless every record is valid.
@@ -116,25 +120,15 @@ pub async fn run(args: RegistryArgs) -> anyhow::Result<()> {
             cameras,
             seed,
             if_empty,
+            replace,
         } => {
-            let started = Instant::now();
-            let mut current = target.store.load().await?;
-            if if_empty && current.zones().len() > 0 {
-                println!(
-                    "registry already holds {} zones; not seeding",
-                    current.zones().len()
-                );
-                return Ok(());
-            }
-            let province = vigil_synth::province(&ProvinceSpec { cameras, seed });
-            let applied = apply(&target, &mut current, province.entities().collect()).await?;
-            print_counts(&province.counts());
-            println!(
-                "seeded in {:.1?}: {} records written, {} unchanged",
-                started.elapsed(),
-                applied.written,
-                applied.unchanged
-            );
+            let request = seed::SeedRequest {
+                cameras,
+                seed,
+                if_empty,
+                replace,
+            };
+            seed::run(&target, request).await?;
         }
         RegistryCommand::Import { file, format } => {
             let format = format.map_or_else(|| Format::of(&file), Ok)?;
@@ -287,7 +281,7 @@ fn validate(records: LocatedRecords, current: &Registry) -> anyhow::Result<Vec<R
         }
     }
     if !errors.is_empty() {
-        bail!(report_errors(&errors));
+        bail!(report_errors(&errors, "nothing was imported"));
     }
     Ok(all.into_iter().map(|(_, entity)| entity).collect())
 }
@@ -303,13 +297,13 @@ fn located<T>(
         .ok()
 }
 
-/// The first problems and how many there are in all.
-fn report_errors(errors: &[String]) -> String {
+/// The first problems, how many there are in all, and `outcome`.
+fn report_errors(errors: &[String], outcome: &str) -> String {
     let mut report: Vec<String> = errors.iter().take(ERRORS_SHOWN).cloned().collect();
     if errors.len() > ERRORS_SHOWN {
         report.push(format!("... and {} more", errors.len() - ERRORS_SHOWN));
     }
-    report.push(format!("{} problem(s); nothing was imported", errors.len()));
+    report.push(format!("{} problem(s); {outcome}", errors.len()));
     report.join("\n")
 }
 
