@@ -6,16 +6,17 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use prost::Message as _;
 use tokio::sync::{Notify, mpsc, oneshot};
-use tracing::error;
+use tracing::{error, info};
 use uuid::Uuid;
 use vigil_domain::Detection;
 use vigil_domain::plate::normalize_plate;
 use vigil_proto::v1 as pb;
-use vigil_spool::Spool;
+use vigil_runtime::retry::WarnLimiter;
+use vigil_spool::{Spool, SpoolError};
 
 use crate::metrics;
 
@@ -23,6 +24,8 @@ use crate::metrics;
 pub const MAX_DETECTION_BYTES: usize = 64 * 1024;
 /// Most submissions written in one spool transaction.
 const MAX_BATCH: usize = 1_024;
+/// While spool writes fail, one line per this interval says how many did.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Where a detection came from (a metrics label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,18 @@ pub enum Rejection {
     ShuttingDown,
     #[error("the disk queue failed: {0}")]
     Spool(String),
+    #[error("the disk of the spool is full; detections are refused until space is freed: {0}")]
+    DiskFull(String),
+}
+
+impl From<SpoolError> for Rejection {
+    fn from(error: SpoolError) -> Self {
+        if error.is_disk_full() {
+            Self::DiskFull(error.to_string())
+        } else {
+            Self::Spool(error.to_string())
+        }
+    }
 }
 
 impl Rejection {
@@ -63,6 +78,7 @@ impl Rejection {
             Self::TooLarge { .. } => "too_large",
             Self::ShuttingDown => "shutting_down",
             Self::Spool(_) => "spool",
+            Self::DiskFull(_) => "disk_full",
         }
     }
 
@@ -181,6 +197,10 @@ impl Intake {
 /// Writes submissions to the spool in batches: whatever queued while the
 /// previous fsync ran goes into the next one.
 async fn commit(mut rx: mpsc::Receiver<Pending>, spool: Arc<Spool>, spooled: Arc<Notify>) {
+    // A full disk fails every batch until space is freed: the first failure
+    // is logged, then a count per interval, then the recovery.
+    let failures = WarnLimiter::new(FAILURE_LOG_EVERY);
+    let mut failing = false;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -192,12 +212,18 @@ async fn commit(mut rx: mpsc::Receiver<Pending>, spool: Arc<Spool>, spooled: Arc
         let (payloads, replies): (Vec<Vec<u8>>, Vec<_>) =
             batch.into_iter().map(|p| (p.payload, p.reply)).unzip();
         let writer = Arc::clone(&spool);
+        // After a failure the spool reopens its file on this call, so the
+        // first batch after space was freed is accepted.
         let result = tokio::task::spawn_blocking(move || writer.append_batch(&payloads))
             .await
             .map_err(|e| Rejection::Spool(e.to_string()))
-            .and_then(|r| r.map_err(|e| Rejection::Spool(e.to_string())));
+            .and_then(|r| r.map_err(Rejection::from));
         match result {
             Ok(outcomes) => {
+                if std::mem::take(&mut failing) {
+                    failures.succeeded();
+                    info!("Writing to the spool works again; detections accepted.");
+                }
                 metrics::spool_dropped(outcomes.iter().map(|o| o.dropped).sum());
                 let depth = spool.stats();
                 metrics::spool_depth(depth.entries, depth.bytes);
@@ -207,7 +233,10 @@ async fn commit(mut rx: mpsc::Receiver<Pending>, spool: Arc<Spool>, spooled: Arc
                 }
             }
             Err(rejection) => {
-                error!(error = %rejection, "Writing to the spool failed; detections refused.");
+                failing = true;
+                if let Some(failures) = failures.failed() {
+                    error!(error = %rejection, failures, "Writing to the spool failed; detections refused until it works again.");
+                }
                 for reply in replies {
                     let _ = reply.send(Err(rejection.clone()));
                 }

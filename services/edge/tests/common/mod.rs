@@ -112,6 +112,8 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        // Gone before what it used (e.g. a mounted spool folder) is removed.
+        let _ = self.child.wait();
     }
 }
 
@@ -171,23 +173,33 @@ pub fn json_detection(camera: &str, n: usize) -> serde_json::Value {
     })
 }
 
-/// Posts `detections`; returns the accepted event ids (empty when the agent
-/// is unreachable, e.g. killed).
+/// Posts `detections`; returns the event ids the agent acknowledged (it may
+/// acknowledge some of a request's detections and refuse others), none when
+/// it is unreachable, e.g. killed.
 pub async fn post(
     agent_port: u16,
     client: &reqwest::Client,
     detections: &[serde_json::Value],
 ) -> Vec<String> {
-    let url = format!("http://127.0.0.1:{agent_port}/v1/detections");
-    let Ok(response) = client.post(url).json(detections).send().await else {
-        return Vec::new();
-    };
-    if response.status() != reqwest::StatusCode::ACCEPTED {
-        return Vec::new();
+    match ingest(agent_port, client, detections).await {
+        Ok((_, body)) => event_ids(&body),
+        Err(_) => Vec::new(),
     }
-    let Ok(body) = response.json::<serde_json::Value>().await else {
-        return Vec::new();
-    };
+}
+
+/// Posts `detections`; returns the status and the JSON body.
+pub async fn ingest(
+    agent_port: u16,
+    client: &reqwest::Client,
+    detections: &[serde_json::Value],
+) -> anyhow::Result<(reqwest::StatusCode, serde_json::Value)> {
+    let url = format!("http://127.0.0.1:{agent_port}/v1/detections");
+    let response = client.post(url).json(detections).send().await?;
+    Ok((response.status(), response.json().await?))
+}
+
+/// The event ids in an ingest response: those of the detections spooled.
+pub fn event_ids(body: &serde_json::Value) -> Vec<String> {
     body["results"]
         .as_array()
         .map(|results| {

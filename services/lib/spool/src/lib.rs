@@ -45,19 +45,27 @@
 //! A [`Spool`] is `Send + Sync`; share it with an `Arc`. Only one `Spool` may
 //! have a file open at a time, within and across processes.
 //!
-//! After an error from a write (an I/O error, a full disk), drop the `Spool`
-//! and open it again: redb refuses further writes until it has repaired the
-//! file on open.
+//! # Failures
+//!
+//! After an I/O error (a full disk, a failing device) redb refuses every
+//! further operation until the file is closed and opened again, which
+//! repairs it to its last commit. The spool does that itself: the operation
+//! after a failed one first reopens the file, so once the cause is gone (space
+//! freed) the spool works again without a restart, and every commit that
+//! returned `Ok` is still there. A failure caused by a full disk says so
+//! ([`SpoolError::is_disk_full`]).
 
+use std::io::ErrorKind;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table,
     TableDefinition,
 };
-use tracing::warn;
+use tracing::{info, warn};
 
 /// Records by sequence number. redb orders `u64` keys numerically, so a range
 /// scan yields records oldest first.
@@ -170,9 +178,33 @@ pub enum SpoolError {
     },
 }
 
+impl SpoolError {
+    /// Whether the operation failed because the disk, or the user's quota,
+    /// is full: the spool works again once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        let io = match self {
+            Self::Directory { source, .. } => Some(source),
+            Self::Open { source, .. }
+            | Self::Append { source, .. }
+            | Self::Read { source, .. }
+            | Self::Remove { source, .. } => match source {
+                redb::Error::Io(source) => Some(source),
+                _ => None,
+            },
+            Self::RecordTooLarge { .. } => None,
+        };
+        io.is_some_and(|io| matches!(io.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded))
+    }
+}
+
 /// A durable, bounded FIFO of byte records in one file; see the crate docs.
 pub struct Spool {
-    db: Database,
+    /// The open file; `None` only while reopening it has failed (the next
+    /// operation tries again). Operations hold the read lock, reopening the
+    /// write lock, so no transaction is live when the file is closed.
+    db: RwLock<Option<Database>>,
+    /// Set by a failed operation: the next one reopens the file first.
+    failed: AtomicBool,
     path: PathBuf,
     max_bytes: u64,
     /// Held across each write transaction and the publication of its stats,
@@ -204,7 +236,8 @@ impl Spool {
         let SpoolConfig { path, max_bytes } = config;
         let db = open_database(&path)?;
         let spool = Self {
-            db,
+            db: RwLock::new(Some(db)),
+            failed: AtomicBool::new(false),
             path,
             max_bytes,
             writer: Mutex::new(()),
@@ -346,20 +379,60 @@ impl Spool {
     }
 
     fn read(&self, after_seq: Option<u64>, max: usize) -> Result<Vec<Entry>, redb::Error> {
-        let txn = self.db.begin_read()?;
-        let records = txn.open_table(RECORDS)?;
-        let start = after_seq.map_or(Bound::Unbounded, Bound::Excluded);
-        records
-            .range::<u64>((start, Bound::Unbounded))?
-            .take(max)
-            .map(|item| {
-                let (seq, payload) = item?;
-                Ok(Entry {
-                    seq: seq.value(),
-                    payload: payload.value().to_vec(),
+        self.with_database(|db| {
+            let txn = db.begin_read()?;
+            let records = txn.open_table(RECORDS)?;
+            let start = after_seq.map_or(Bound::Unbounded, Bound::Excluded);
+            records
+                .range::<u64>((start, Bound::Unbounded))?
+                .take(max)
+                .map(|item| {
+                    let (seq, payload) = item?;
+                    Ok(Entry {
+                        seq: seq.value(),
+                        payload: payload.value().to_vec(),
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
+    }
+
+    /// Runs `operation` on the open file, first reopening it if an earlier
+    /// operation failed; a failure of `operation` has the next one reopen.
+    fn with_database<T>(
+        &self,
+        operation: impl FnOnce(&Database) -> Result<T, redb::Error>,
+    ) -> Result<T, redb::Error> {
+        if self.failed.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
+        let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        // `None` when another thread's reopen failed since the check above.
+        let result = db
+            .as_ref()
+            .ok_or(redb::Error::DatabaseClosed)
+            .and_then(operation);
+        if result.is_err() {
+            self.failed.store(true, Ordering::Release);
+        }
+        result
+    }
+
+    /// Closes the file and opens it again, which has redb repair it to its
+    /// last commit. Leaves the spool marked failed if opening fails.
+    fn reopen(&self) -> Result<(), redb::Error> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if !self.failed.load(Ordering::Acquire) {
+            // Another thread reopened it while this one waited.
+            return Ok(());
+        }
+        // Closed before opening: a file is open once at a time. A database
+        // that failed cannot be closed cleanly, hence the repair on open.
+        drop(db.take());
+        *db = Some(Database::create(&self.path)?);
+        self.failed.store(false, Ordering::Release);
+        info!(spool = %self.path.display(), "Spool reopened after a failed operation.");
+        Ok(())
     }
 
     /// Runs `change` in a write transaction, persists the counters it
@@ -373,24 +446,27 @@ impl Spool {
         change: impl FnOnce(&mut Table<'_, u64, &[u8]>, &mut Counters) -> Result<T, redb::Error>,
     ) -> Result<(T, SpoolStats), redb::Error> {
         let _writer = lock(&self.writer);
-        let mut txn = self.db.begin_write()?;
-        // redb's default, stated because the whole crate relies on it: the
-        // commit is fsync'd before it returns.
-        txn.set_durability(Durability::Immediate)?;
-        let (output, stats) = {
-            let mut records = txn.open_table(RECORDS)?;
-            let mut meta = txn.open_table(META)?;
-            let mut counters = Counters::load(&meta)?;
-            let output = change(&mut records, &mut counters)?;
-            counters.store(&mut meta)?;
-            let stats = SpoolStats {
-                entries: records.len()?,
-                bytes: counters.bytes,
-                dropped_total: counters.dropped_total,
+        let (output, stats) = self.with_database(|db| {
+            let mut txn = db.begin_write()?;
+            // redb's default, stated because the whole crate relies on it:
+            // the commit is fsync'd before it returns.
+            txn.set_durability(Durability::Immediate)?;
+            let (output, stats) = {
+                let mut records = txn.open_table(RECORDS)?;
+                let mut meta = txn.open_table(META)?;
+                let mut counters = Counters::load(&meta)?;
+                let output = change(&mut records, &mut counters)?;
+                counters.store(&mut meta)?;
+                let stats = SpoolStats {
+                    entries: records.len()?,
+                    bytes: counters.bytes,
+                    dropped_total: counters.dropped_total,
+                };
+                (output, stats)
             };
-            (output, stats)
-        };
-        txn.commit()?;
+            txn.commit()?;
+            Ok((output, stats))
+        })?;
         *lock(&self.stats) = stats;
         Ok((output, stats))
     }

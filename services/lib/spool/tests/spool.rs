@@ -321,3 +321,25 @@ fn is_shared_across_threads() {
         }
     );
 }
+
+#[test]
+fn a_full_disk_is_told_apart() {
+    let path = Path::new("spool.redb").to_path_buf();
+    let io = |kind| redb::Error::Io(std::io::Error::from(kind));
+    let full = SpoolError::Append {
+        path: path.clone(),
+        source: io(std::io::ErrorKind::StorageFull),
+    };
+    assert!(full.is_disk_full(), "{full}");
+    let quota = SpoolError::Open {
+        path: path.clone(),
+        source: io(std::io::ErrorKind::QuotaExceeded),
+    };
+    assert!(quota.is_disk_full(), "{quota}");
+    let other = SpoolError::Append {
+        path,
+        source: io(std::io::ErrorKind::PermissionDenied),
+    };
+    assert!(!other.is_disk_full(), "{other}");
+    assert!(!SpoolError::RecordTooLarge { size: 2, max: 1 }.is_disk_full());
+}
