@@ -29,6 +29,10 @@ pub use intake::{Intake, Rejection, Source};
 use source::frigate::FrigateArgs;
 use source::simulator::SimulatorArgs;
 
+/// Default of the largest message taken from a source: an HTTP request body
+/// (`--http-max-body`) or a Frigate MQTT message (`--frigate-max-payload`).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
 /// The edge agent's configuration: flags, or `VIGIL_*` environment variables.
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -52,7 +56,7 @@ pub struct Config {
     #[arg(long, env = "VIGIL_HTTP_LISTEN", default_value = "127.0.0.1:8070")]
     pub http_listen: SocketAddr,
     /// Largest HTTP request body accepted, in bytes.
-    #[arg(long, env = "VIGIL_HTTP_MAX_BODY", default_value_t = 256 * 1024)]
+    #[arg(long, env = "VIGIL_HTTP_MAX_BODY", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub http_max_body: usize,
     /// How often each camera's heartbeat is sent.
     #[arg(long, env = "VIGIL_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]

@@ -1,8 +1,8 @@
 //! The Frigate bridge against a real MQTT broker (Mosquitto, started by each
 //! test on a free port): events published the way Frigate publishes them
 //! must land in the spool as the right detections, bad messages must be
-//! skipped without stopping the bridge, and a restarted broker must be
-//! reconnected to.
+//! skipped without stopping the bridge (oversized ones without being read),
+//! and a restarted broker must be reconnected to.
 //!
 //! Needs the `mosquitto` binary (`apt-get install -y mosquitto`); the tests
 //! fail, rather than skip, without it.
@@ -24,15 +24,17 @@ use vigil_edge::source::frigate::{self, FrigateArgs};
 use vigil_proto::v1 as pb;
 use vigil_spool::{Spool, SpoolConfig};
 
-const CAR_NEW: &str = include_str!("fixtures/frigate/car_new.json");
-const CAR_UPDATE_PLATE: &str = include_str!("fixtures/frigate/car_update_plate.json");
-const CAR_END: &str = include_str!("fixtures/frigate/car_end.json");
-const PERSON_NEW: &str = include_str!("fixtures/frigate/person_new.json");
+const CAR_NEW: &str = include_str!("../../lib/frigate/fixtures/car_new.json");
+const CAR_UPDATE_PLATE: &str = include_str!("../../lib/frigate/fixtures/car_update_plate.json");
+const CAR_END: &str = include_str!("../../lib/frigate/fixtures/car_end.json");
+const PERSON_NEW: &str = include_str!("../../lib/frigate/fixtures/person_new.json");
 
 const TOPIC: &str = "frigate/events";
 const CAMERAS: &str = "front_gate=cam-000017,market=cam-000018";
 /// How long a detection may take from publish to spool.
 const DEADLINE: Duration = Duration::from_secs(30);
+/// The bridges' --frigate-max-payload.
+const MAX_PAYLOAD: usize = 64 * 1024;
 
 /// A Mosquitto broker on a free local port, killed on drop.
 struct Broker {
@@ -105,11 +107,16 @@ impl Broker {
 
     /// Waits until the broker has logged `line`, e.g. a packet it received.
     async fn wait_for_log(&self, line: &str) {
+        self.wait_for_logged(line, 1).await;
+    }
+
+    /// Waits until the broker has logged `line` at least `times` times.
+    async fn wait_for_logged(&self, line: &str, times: usize) {
         let deadline = Instant::now() + DEADLINE;
-        while !self.log().contains(line) {
+        while self.log().matches(line).count() < times {
             assert!(
                 Instant::now() < deadline,
-                "mosquitto did not log {line:?}:\n{}",
+                "mosquitto did not log {line:?} {times} times:\n{}",
                 self.log()
             );
             sleep(Duration::from_millis(50)).await;
@@ -167,6 +174,7 @@ fn start_bridge(
         client_id: "vigil-edge-test".to_owned(),
         user: None,
         password: None,
+        max_payload: MAX_PAYLOAD,
     };
     let shutdown = CancellationToken::new();
     let bridge = tokio::spawn(frigate::run(args, intake, shutdown.clone()));
@@ -181,7 +189,9 @@ struct Publisher {
 
 impl Publisher {
     fn connect(broker: &Broker) -> Self {
-        let options = MqttOptions::new("frigate-test", "127.0.0.1", broker.port);
+        let mut options = MqttOptions::new("frigate-test", "127.0.0.1", broker.port);
+        // Room for the oversized messages some tests send.
+        options.set_max_packet_size(8 << 20, 8 << 20);
         let (client, mut eventloop) = AsyncClient::new(options, 64);
         let eventloop = tokio::spawn(async move {
             loop {
@@ -339,6 +349,40 @@ async fn frigate_events_become_detections_and_bad_ones_are_skipped() {
     assert_eq!(label(person, "frigate_zones"), Some("gate"));
     assert_eq!(person.captured_at.unwrap().seconds, 1_764_335_109);
 
+    stop(bridge, shutdown).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_messages_are_skipped_unread_counted_and_acknowledged() {
+    let metrics = vigil_runtime::metrics_recorder();
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (intake, spool) = intake(dir.path());
+    let (bridge, shutdown) = start_bridge(&broker, intake);
+    let frigate = Publisher::connect(&broker);
+    broker.wait_for_bridge().await;
+
+    // A valid event padded to 3 MB: read, it would be a person detection.
+    let padding = format!(r#"{{"padding": "{}","#, "x".repeat(3 << 20));
+    let oversized = PERSON_NEW.replacen('{', &padding, 1);
+    frigate.publish(&oversized).await;
+    frigate.publish(CAR_NEW).await;
+
+    let detections = wait_for(&spool, 1).await;
+    // Both acknowledged: the oversized one is not sent again.
+    broker
+        .wait_for_logged("Received PUBACK from vigil-edge-test", 2)
+        .await;
+    sleep(Duration::from_millis(300)).await;
+    let kinds: Vec<_> = spooled(&spool).iter().map(pb::Detection::kind).collect();
+    assert_eq!(kinds, [pb::DetectionKind::Vehicle], "{detections:#?}");
+    let too_large = r#"vigil_edge_events_rejected_total{source="frigate",reason="too_large"} "#;
+    let rendered = metrics.render();
+    let counted = rendered
+        .lines()
+        .find_map(|line| line.strip_prefix(too_large))
+        .unwrap_or_else(|| panic!("no {too_large} in:\n{rendered}"));
+    assert_eq!(counted, "1");
     stop(bridge, shutdown).await;
 }
 
