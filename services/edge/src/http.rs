@@ -1,22 +1,9 @@
 //! The agent's HTTP server: JSON ingest for cameras and NVRs that push
 //! events, Prometheus `/metrics`, and `/healthz`.
 //!
-//! `POST /v1/detections` takes one detection object or an array of them:
-//!
-//! ```json
-//! {"camera_id": "cam-000017", "captured_at": "2026-11-28T13:05:09.120Z",
-//!  "kind": "plate", "confidence": 0.91,
-//!  "plate": {"text": "36A-123.45", "confidence": 0.88},
-//!  "vehicle": {"type": "car", "colour": "white", "make": "Toyota"},
-//!  "bbox": {"x": 0.41, "y": 0.52, "width": 0.18, "height": 0.11},
-//!  "snapshot": {"uri": "s3://snapshots/cam-000017/....jpg", "sha256": "<64 hex>"},
-//!  "labels": {"lane": "2"}}
-//! ```
-//!
-//! It answers 202 with the event ids once every detection is on disk, 400
-//! (nothing accepted) for malformed JSON, 413 for a body over the limit,
-//! 422 when some detections were refused (each result says which and why),
-//! and 503 when the spool cannot take them.
+//! `POST /v1/detections` takes one detection object or an array of them and
+//! answers once every detection is on disk. The schema, limits and status
+//! codes: `docs/edge.md` (section "HTTP ingest").
 
 use std::collections::HashMap;
 
