@@ -26,10 +26,10 @@ pub(crate) struct FillArgs {
     #[command(flatten)]
     store: StoreArgs,
     /// Detections to publish.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = vigil_runtime::flags::count::<usize>)]
     events: usize,
     /// Spread capture times over this many past days.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, value_parser = vigil_runtime::flags::count::<u32>)]
     days: u32,
     /// A plate to lay a trajectory for, e.g. 36A-123.45.
     #[arg(long, default_value = "36A-123.45")]
@@ -38,7 +38,7 @@ pub(crate) struct FillArgs {
     #[arg(long, default_value_t = 500)]
     track_sightings: usize,
     /// Records awaiting Kafka's acknowledgement at once.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = vigil_runtime::flags::count::<usize>)]
     max_in_flight: usize,
     /// Seed of the generator (same seed, same history).
     #[arg(long, default_value_t = 36)]

@@ -38,10 +38,10 @@ pub(crate) struct LoadArgs {
     /// Fixed total rate in events/s (Poisson arrivals); without it, each
     /// camera follows the fleet rate model (--per-camera, day/night curve,
     /// bursts).
-    #[arg(long)]
+    #[arg(long, value_parser = vigil_runtime::flags::rate)]
     pub(crate) rate: Option<f64>,
     /// Mean events/s per camera of the rate model.
-    #[arg(long, default_value_t = 0.15)]
+    #[arg(long, default_value_t = 0.15, value_parser = vigil_runtime::flags::rate)]
     pub(crate) per_camera: f64,
     /// Rate model: follow the day/night traffic curve (Vietnam time).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -50,10 +50,10 @@ pub(crate) struct LoadArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) bursts: bool,
     /// How long to offer load.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = vigil_runtime::flags::duration)]
     pub(crate) duration: Duration,
     /// Follow one event in this many until it is readable in the store.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = vigil_runtime::flags::count::<u64>)]
     pub(crate) sample_every: u64,
     /// Seed of the traffic generator.
     #[arg(long, default_value_t = 36)]

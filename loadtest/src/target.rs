@@ -41,11 +41,11 @@ pub(crate) struct TargetArgs {
     #[arg(long, default_value = "vigil-writer")]
     pub(crate) writer_group: String,
     /// Cameras in the fleet (fresh namespaces get a province with this many).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = vigil_runtime::flags::count::<usize>)]
     pub(crate) cameras: usize,
     /// Partitions of the detections and enriched topics of a fresh
     /// namespace.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = vigil_runtime::flags::count::<i32>)]
     pub(crate) partitions: i32,
 }
 

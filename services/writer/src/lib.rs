@@ -72,26 +72,26 @@ pub struct Config {
     )]
     pub group: String,
     /// Records being written at once (the bound on in-flight database work).
-    #[arg(long, env = "VIGIL_MAX_IN_FLIGHT", default_value_t = 256)]
+    #[arg(long, env = "VIGIL_MAX_IN_FLIGHT", default_value_t = 256, value_parser = vigil_runtime::flags::count::<usize>)]
     pub max_in_flight: usize,
     /// How often the commune-hours written to are recounted into
     /// event_counts and offsets committed; counts trail events by about this
     /// much.
-    #[arg(long, env = "VIGIL_ROLLUP_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "VIGIL_ROLLUP_INTERVAL", default_value = "10s", value_parser = vigil_runtime::flags::duration)]
     pub rollup_interval: Duration,
     /// A camera with no heartbeat for this long is marked offline (3 missed
     /// heartbeats at the edge's default 30 s interval).
-    #[arg(long, env = "VIGIL_OFFLINE_AFTER", default_value = "90s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "VIGIL_OFFLINE_AFTER", default_value = "90s", value_parser = vigil_runtime::flags::duration)]
     pub offline_after: Duration,
     /// How often cameras are checked for silence.
-    #[arg(long, env = "VIGIL_OFFLINE_CHECK", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "VIGIL_OFFLINE_CHECK", default_value = "10s", value_parser = vigil_runtime::flags::duration)]
     pub offline_check: Duration,
     /// Address serving /metrics and /healthz.
     #[arg(long, env = "VIGIL_METRICS_LISTEN", default_value = "127.0.0.1:8072")]
     pub metrics_listen: SocketAddr,
     /// How often the consumer lag per partition is measured (two broker
     /// requests per partition, off the processing path).
-    #[arg(long, env = "VIGIL_LAG_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "VIGIL_LAG_INTERVAL", default_value = "15s", value_parser = vigil_runtime::flags::duration)]
     pub lag_interval: Duration,
     #[command(flatten)]
     pub log: LogArgs,
@@ -99,31 +99,9 @@ pub struct Config {
     pub shutdown: ShutdownArgs,
 }
 
-impl Config {
-    /// Rejects settings the writer cannot run with, naming them.
-    fn validate(&self) -> Result<(), WriterError> {
-        let problem = if self.max_in_flight == 0 {
-            Some("--max-in-flight must be at least 1")
-        } else if self.rollup_interval.is_zero() {
-            Some("--rollup-interval must be longer than 0s")
-        } else if self.offline_check.is_zero() {
-            Some("--offline-check must be longer than 0s")
-        } else if self.offline_after.is_zero() {
-            Some("--offline-after must be longer than 0s")
-        } else if self.lag_interval.is_zero() {
-            Some("--lag-interval must be longer than 0s")
-        } else {
-            None
-        };
-        problem.map_or(Ok(()), |problem| Err(WriterError::Config(problem)))
-    }
-}
-
 /// Why the writer could not start or stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum WriterError {
-    #[error("invalid configuration: {0}")]
-    Config(&'static str),
     #[error("listening for /metrics on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -148,7 +126,6 @@ pub enum WriterError {
 /// Runs until `shutdown`, then drains in-flight records, runs the last
 /// rollup and returns.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), WriterError> {
-    config.validate()?;
     // Everything below stays up until the end of the drain, later than
     // `shutdown`: alerts raised while draining still need the registry,
     // and /metrics shows the drain.
@@ -293,13 +270,22 @@ mod tests {
         assert_eq!(config.offline_after.as_secs(), 90);
         assert_eq!(config.offline_check.as_secs(), 10);
         assert_eq!(config.metrics_listen.to_string(), "127.0.0.1:8072");
-        assert!(config.validate().is_ok());
     }
 
     #[test]
     fn settings_that_cannot_work_are_rejected_by_name() {
-        let config = Config::try_parse_from(["vigil-writer", "--rollup-interval", "0s"]).unwrap();
-        let error = config.validate().unwrap_err().to_string();
-        assert!(error.contains("--rollup-interval"), "{error}");
+        for flag in [
+            "--rollup-interval",
+            "--offline-check",
+            "--offline-after",
+            "--lag-interval",
+            "--max-in-flight",
+        ] {
+            let value = if flag == "--max-in-flight" { "0" } else { "0s" };
+            let error = Config::try_parse_from(["vigil-writer", flag, value])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(flag), "{error}");
+        }
     }
 }

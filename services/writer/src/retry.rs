@@ -3,18 +3,24 @@
 //! would lose the record for good.
 
 use std::future::Future;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use tracing::warn;
+use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
 use vigil_store::StoreError;
 
 use crate::metrics;
 
-/// The first pause after a failure; it doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-/// Long enough not to hammer a restarting node, short enough to notice
-/// within seconds that it is back.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Pauses start below 100 ms and grow to at most 10 s: long enough not to
+/// hammer a restarting node, short enough to notice within seconds that it
+/// is back.
+const POLICY: RetryPolicy = RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(10));
+
+/// During an outage every in-flight record fails the same way: one warning
+/// a minute with the count, not one per record per attempt.
+static FAILURES: LazyLock<WarnLimiter> =
+    LazyLock::new(|| WarnLimiter::new(Duration::from_secs(60)));
 
 /// Runs `attempt` until it succeeds, backing off between failures, for as
 /// long as it takes: every error is taken as passing (node down, timeout,
@@ -24,15 +30,22 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
 {
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = POLICY.backoff();
     loop {
         match attempt().await {
-            Ok(value) => return value,
+            Ok(value) => {
+                if backoff.attempts() > 0 {
+                    FAILURES.succeeded();
+                }
+                return value;
+            }
             Err(error) => {
-                warn!(%error, retry_in = ?backoff, "Database operation failed; retrying.");
+                let retry_in = backoff.next_delay();
+                if let Some(failures) = FAILURES.failed() {
+                    warn!(%error, failures, ?retry_in, "Database operation failed; retrying (further failures within a minute are counted, not logged).");
+                }
                 metrics::retry();
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                tokio::time::sleep(retry_in).await;
             }
         }
     }
@@ -88,7 +101,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn backoff_doubles_up_to_the_cap() {
+    async fn pauses_stay_under_the_growing_ceiling() {
         let started = tokio::time::Instant::now();
         let mut attempts = 0;
         until_ok(|| {
@@ -101,13 +114,11 @@ mod tests {
             async move { outcome }
         })
         .await;
-        // 0.1 + 0.2 + 0.4 + 0.8 + 1.6 + 3.2 + 6.4 + 10 + 10 + 10 s.
-        let expected = Duration::from_millis(42_700);
+        // Full jitter: at most 0.1 + 0.2 + 0.4 + 0.8 + 1.6 + 3.2 + 6.4 + 10
+        // + 10 + 10 s.
         let waited = started.elapsed();
-        assert!(
-            waited >= expected && waited < expected + Duration::from_millis(100),
-            "{waited:?}"
-        );
+        assert!(waited <= Duration::from_millis(42_700), "{waited:?}");
+        assert_eq!(attempts, 11);
     }
 
     #[tokio::test(start_paused = true)]

@@ -33,14 +33,16 @@ pub struct SimulatorArgs {
     #[arg(
         long = "simulate-first-camera",
         env = "VIGIL_SIMULATE_FIRST_CAMERA",
-        default_value_t = 1
+        default_value_t = 1,
+        value_parser = vigil_runtime::flags::count::<usize>
     )]
     pub first_camera: usize,
     /// Mean detections per second per camera over a day.
     #[arg(
         long = "simulate-rate",
         env = "VIGIL_SIMULATE_RATE",
-        default_value_t = 0.15
+        default_value_t = 0.15,
+        value_parser = vigil_runtime::flags::rate
     )]
     pub per_camera: f64,
     /// Follow the time of day (quiet nights, rush hours).

@@ -15,6 +15,7 @@ pub use context::KafkaContext;
 pub use topics::{TopicPlan, Topics};
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -28,6 +29,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use tracing::Instrument as _;
 use vigil_runtime::Secret;
+use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
 
 /// A producer of a Vigil service.
 pub type KafkaProducer = FutureProducer<KafkaContext>;
@@ -289,6 +291,15 @@ impl KafkaArgs {
     }
 }
 
+/// How [`produce_until_acked`] waits between attempts.
+const PRODUCE_RETRY: RetryPolicy =
+    RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(10));
+
+/// Every record a process keeps producing through an outage fails the same
+/// way: one warning a minute, with the count, instead of one per record.
+static PRODUCE_FAILURES: LazyLock<WarnLimiter> =
+    LazyLock::new(|| WarnLimiter::new(Duration::from_secs(60)));
+
 /// Produces one record and waits until Kafka acknowledges it, retrying with
 /// backoff for as long as it takes (a consumer must not move past a record
 /// whose output is not durable). A full local queue just waits. The record
@@ -312,7 +323,7 @@ pub async fn produce_until_acked<C: ClientContext + 'static>(
         Some(&with_context)
     };
     let sending = async {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = PRODUCE_RETRY.backoff();
         loop {
             let mut record = FutureRecord::to(topic).key(key).payload(payload);
             if let Some(headers) = headers {
@@ -321,12 +332,15 @@ pub async fn produce_until_acked<C: ClientContext + 'static>(
             match producer.send(record, Timeout::Never).await {
                 Ok(delivery) => {
                     trace::delivered(&span, delivery.partition, delivery.offset);
+                    PRODUCE_FAILURES.succeeded();
                     return;
                 }
                 Err((error, _)) => {
-                    tracing::warn!(%topic, %error, retry_in = ?backoff, "Producing failed; retrying.");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    let retry_in = backoff.next_delay();
+                    if let Some(failures) = PRODUCE_FAILURES.failed() {
+                        tracing::warn!(%topic, %error, failures, ?retry_in, "Producing failed; retrying (further failures within a minute are counted, not logged).");
+                    }
+                    tokio::time::sleep(retry_in).await;
                 }
             }
         }

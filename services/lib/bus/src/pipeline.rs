@@ -25,6 +25,12 @@ use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
+
+/// How the loop waits after the consumer reports an error (librdkafka
+/// reconnects by itself; this only keeps the loop from spinning).
+const CONSUME_RETRY: RetryPolicy =
+    RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(5));
 
 /// A handler's work for one record.
 pub type Effect = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -77,6 +83,8 @@ pub async fn run<C: ConsumerContext + 'static>(
     let mut stats = PipelineStats::default();
     let mut commits = tokio::time::interval(config.commit_every);
     commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut backoff = CONSUME_RETRY.backoff();
+    let consume_failures = WarnLimiter::new(Duration::from_secs(60));
     loop {
         let room = in_flight.len() < config.max_in_flight;
         tokio::select! {
@@ -89,6 +97,8 @@ pub async fn run<C: ConsumerContext + 'static>(
             _ = commits.tick() => commit(consumer, &done, &before_commit, CommitMode::Async).await,
             message = consumer.recv(), if room => match message {
                 Ok(message) => {
+                    backoff.reset();
+                    consume_failures.succeeded();
                     let message = message.detach();
                     let position = (message.topic().to_owned(), message.partition(), message.offset());
                     let effect = handle(message);
@@ -98,8 +108,11 @@ pub async fn run<C: ConsumerContext + 'static>(
                     }));
                 }
                 Err(error) => {
-                    warn!(%error, "Consuming failed; retrying.");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let retry_in = backoff.next_delay();
+                    if let Some(failures) = consume_failures.failed() {
+                        warn!(%error, failures, ?retry_in, "Consuming failed; retrying.");
+                    }
+                    tokio::time::sleep(retry_in).await;
                 }
             },
         }

@@ -19,9 +19,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 use vigil_domain::{Registry, RegistryEntity};
 use vigil_proto::v1::RegistryChange;
+use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
 
 use crate::{BusError, KafkaArgs, KafkaContext};
 
+/// How the follower waits after a failed read of the changelog.
+const READ_RETRY: RetryPolicy =
+    RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(5));
 /// How many registry records may be in flight at once when publishing.
 const PUBLISH_CONCURRENCY: usize = 1_000;
 
@@ -162,6 +166,8 @@ pub async fn follow(
     let task = {
         let registry = Arc::clone(&registry);
         tokio::spawn(async move {
+            let mut backoff = READ_RETRY.backoff();
+            let failures = WarnLimiter::new(Duration::from_secs(60));
             loop {
                 let message = tokio::select! {
                     () = shutdown.cancelled() => return,
@@ -169,6 +175,8 @@ pub async fn follow(
                 };
                 match message {
                     Ok(message) => {
+                        backoff.reset();
+                        failures.succeeded();
                         apply(&registry, &message);
                         if message.offset() + 1 >= end
                             && let Some(tx) = loaded_tx.take()
@@ -177,7 +185,14 @@ pub async fn follow(
                         }
                     }
                     Err(error) => {
-                        warn!(%topic, %error, "Reading the registry changelog failed; retrying.")
+                        let retry_in = backoff.next_delay();
+                        if let Some(failures) = failures.failed() {
+                            warn!(%topic, %error, failures, ?retry_in, "Reading the registry changelog failed; retrying.");
+                        }
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(retry_in) => {}
+                        }
                     }
                 }
             }

@@ -46,22 +46,22 @@ impl Topics {
 #[derive(Debug, Clone, clap::Args)]
 pub struct TopicPlan {
     /// Partitions of the detections topic (the unit of enricher parallelism).
-    #[arg(long, env = "VIGIL_PARTITIONS_DETECTIONS", default_value_t = 6)]
+    #[arg(long, env = "VIGIL_PARTITIONS_DETECTIONS", default_value_t = 6, value_parser = vigil_runtime::flags::count::<i32>)]
     pub detections_partitions: i32,
     /// Partitions of the heartbeats topic.
-    #[arg(long, env = "VIGIL_PARTITIONS_HEARTBEATS", default_value_t = 3)]
+    #[arg(long, env = "VIGIL_PARTITIONS_HEARTBEATS", default_value_t = 3, value_parser = vigil_runtime::flags::count::<i32>)]
     pub heartbeats_partitions: i32,
     /// Partitions of the enriched topic (the unit of writer parallelism).
-    #[arg(long, env = "VIGIL_PARTITIONS_ENRICHED", default_value_t = 6)]
+    #[arg(long, env = "VIGIL_PARTITIONS_ENRICHED", default_value_t = 6, value_parser = vigil_runtime::flags::count::<i32>)]
     pub enriched_partitions: i32,
     /// Partitions of the alerts topic.
-    #[arg(long, env = "VIGIL_PARTITIONS_ALERTS", default_value_t = 3)]
+    #[arg(long, env = "VIGIL_PARTITIONS_ALERTS", default_value_t = 3, value_parser = vigil_runtime::flags::count::<i32>)]
     pub alerts_partitions: i32,
     /// Partitions of the dead-letter topic.
-    #[arg(long, env = "VIGIL_PARTITIONS_DLQ", default_value_t = 1)]
+    #[arg(long, env = "VIGIL_PARTITIONS_DLQ", default_value_t = 1, value_parser = vigil_runtime::flags::count::<i32>)]
     pub dlq_partitions: i32,
     /// Replication factor of every topic (3 in production, 1 on one node).
-    #[arg(long, env = "VIGIL_TOPIC_REPLICATION", default_value_t = 1)]
+    #[arg(long, env = "VIGIL_TOPIC_REPLICATION", default_value_t = 1, value_parser = vigil_runtime::flags::count::<i32>)]
     pub topic_replication: i32,
 }
 

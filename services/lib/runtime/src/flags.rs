@@ -30,6 +30,15 @@ pub fn duration(value: &str) -> Result<Duration, String> {
     Ok(parsed)
 }
 
+/// A time to live: like [`duration`], except that `0s` is allowed and
+/// means "never expires".
+pub fn ttl(value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value) {
+        Ok(zero) if zero.is_zero() => Ok(zero),
+        _ => duration(value),
+    }
+}
+
 /// A count (of partitions, records in flight, callers...): a whole number
 /// of at least one that fits the flag's type.
 pub fn count<T>(value: &str) -> Result<T, String>
@@ -44,6 +53,19 @@ where
     let one = T::try_from(1).map_err(|_| "unsupported count type".to_owned())?;
     if parsed < one {
         return Err("must be at least 1".to_owned());
+    }
+    Ok(parsed)
+}
+
+/// A rate in events per second: a finite number above zero, at most a
+/// million (a zero or infinite rate would make a zero or infinite pause).
+pub fn rate(value: &str) -> Result<f64, String> {
+    let parsed: f64 = value
+        .trim()
+        .parse()
+        .map_err(|error| format!("not a number: {error}"))?;
+    if !(parsed > 0.0 && parsed <= 1e6) {
+        return Err("must be above 0 and at most 1000000 per second".to_owned());
     }
     Ok(parsed)
 }
@@ -72,6 +94,9 @@ mod tests {
         assert!(duration("1000years").unwrap_err().contains("at most"));
         assert!(duration("soon").is_err());
         assert!(duration("").is_err());
+        assert_eq!(ttl("0s"), Ok(Duration::ZERO));
+        assert_eq!(ttl("90days"), Ok(Duration::from_secs(90 * 86_400)));
+        assert!(ttl("1000years").is_err());
     }
 
     #[test]
@@ -86,6 +111,15 @@ mod tests {
                 .starts_with("not a whole number")
         );
         assert!(count::<u32>("many").is_err());
+    }
+
+    #[test]
+    fn rates_must_be_positive_and_finite() {
+        assert_eq!(rate("0.15"), Ok(0.15));
+        assert_eq!(rate("2000"), Ok(2000.0));
+        for refused in ["0", "-1", "NaN", "inf", "1e9", "fast"] {
+            assert!(rate(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

@@ -93,11 +93,12 @@ pub struct StoreArgs {
     #[arg(
         long = "cql-replication",
         env = "VIGIL_CQL_REPLICATION",
-        default_value_t = 1
+        default_value_t = 1,
+        value_parser = vigil_runtime::flags::count::<u32>
     )]
     pub keyspace_replication: u32,
     /// How long events are kept (e.g. "90days"); 0s keeps them forever.
-    #[arg(long = "event-ttl", env = "VIGIL_EVENT_TTL", default_value = "90days", value_parser = humantime::parse_duration)]
+    #[arg(long = "event-ttl", env = "VIGIL_EVENT_TTL", default_value = "90days", value_parser = vigil_runtime::flags::ttl)]
     pub event_ttl: Duration,
     /// User name when the cluster requires authentication.
     #[arg(
