@@ -2,8 +2,9 @@
 //! order and sent with a bound on how many are in flight (so a dead link
 //! turns into backpressure, not memory growth); an entry leaves the spool
 //! only after Kafka acknowledged it (`acks=all`). A failed delivery is
-//! retried with backoff for as long as the agent runs; what is still
-//! spooled at shutdown is sent after the next start.
+//! retried with the shared retry policy (exponential, capped, jittered) for
+//! as long as the agent runs; what is still spooled at shutdown is sent
+//! after the next start.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument as _, debug, info, warn};
 use vigil_bus::{KafkaProducer, trace};
 use vigil_proto::v1::{Detection, heartbeat::LinkState};
+use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
 use vigil_spool::{Entry, Spool};
 
 use crate::metrics;
@@ -26,9 +28,16 @@ use crate::metrics;
 const READ_BATCH: usize = 512;
 /// Removals are batched into one spool transaction this often.
 const REMOVE_EVERY: Duration = Duration::from_millis(50);
+/// Pauses between attempts to read the spool.
+const SPOOL_READ_RETRY: RetryPolicy =
+    RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(5));
+/// Pauses between attempts to deliver one entry.
+const DELIVERY_RETRY: RetryPolicy =
+    RetryPolicy::new(Duration::from_millis(200), Duration::from_secs(30));
 /// A failing link fails every delivery in flight (thousands at once): one
-/// of them is logged at WARN per this interval, the others at DEBUG.
-const WARN_EVERY_MS: i64 = 10_000;
+/// line per this interval, with the count, is logged at WARN, the rest at
+/// DEBUG.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// What the publisher knows about the uplink, for heartbeats and metrics.
 #[derive(Debug, Default)]
@@ -36,8 +45,6 @@ pub struct Link {
     in_flight: AtomicUsize,
     /// Unix millis of the last acknowledged delivery.
     last_ack_ms: AtomicI64,
-    /// Unix millis of the last delivery failure logged at WARN.
-    last_warned_ms: AtomicI64,
 }
 
 impl Link {
@@ -59,17 +66,6 @@ impl Link {
 
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
-    }
-
-    /// Whether a delivery failure now should be logged at WARN: true at
-    /// most once per [`WARN_EVERY_MS`].
-    fn warn_now(&self, now_ms: i64) -> bool {
-        let last = self.last_warned_ms.load(Ordering::Relaxed);
-        now_ms - last >= WARN_EVERY_MS
-            && self
-                .last_warned_ms
-                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
     }
 }
 
@@ -94,27 +90,33 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(config.max_in_flight));
     let (acked_tx, acked_rx) = mpsc::unbounded_channel();
     let remover = tokio::spawn(remove_acked(Arc::clone(&spool), acked_rx));
+    let delivery_failures = Arc::new(WarnLimiter::new(WARN_EVERY));
+    let read_failures = WarnLimiter::new(WARN_EVERY);
+    let mut read_backoff = SPOOL_READ_RETRY.backoff();
     let mut cursor = None;
-    let mut backoff = Duration::from_millis(100);
     while !shutdown.is_cancelled() {
         let read = {
             let spool = Arc::clone(&spool);
-            tokio::task::spawn_blocking(move || spool.read_from(cursor, READ_BATCH)).await
+            tokio::task::spawn_blocking(move || spool.read_from(cursor, READ_BATCH))
+                .await
+                .map_err(|panic| format!("the spool reader panicked: {panic}"))
+                .and_then(|read| read.map_err(|error| error.to_string()))
         };
         let entries = match read {
-            Ok(Ok(entries)) => entries,
-            Ok(Err(error)) => {
-                warn!(%error, "Reading the spool failed; retrying.");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
-            }
+            Ok(entries) => entries,
             Err(error) => {
-                warn!(%error, "Spool reader panicked; retrying.");
+                if let Some(failures) = read_failures.failed() {
+                    warn!(%error, failures, "Reading the spool failed; retrying.");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(read_backoff.next_delay()) => {}
+                    () = shutdown.cancelled() => {}
+                }
                 continue;
             }
         };
-        backoff = Duration::from_millis(100);
+        read_failures.succeeded();
+        read_backoff.reset();
         let stats = spool.stats();
         metrics::spool_depth(stats.entries, stats.bytes);
         if entries.is_empty() {
@@ -137,6 +139,7 @@ pub async fn run(
                 config.topic.clone(),
                 entry,
                 Arc::clone(&link),
+                Arc::clone(&delivery_failures),
                 acked_tx.clone(),
                 shutdown.clone(),
             );
@@ -180,6 +183,7 @@ async fn deliver(
     topic: String,
     entry: Entry,
     link: Arc<Link>,
+    failures: Arc<WarnLimiter>,
     acked: mpsc::UnboundedSender<u64>,
     shutdown: CancellationToken,
 ) {
@@ -196,7 +200,7 @@ async fn deliver(
     trace::message_id(&span, &detection.event_id);
     let headers = trace::with_context(trace::schema_headers(), &span);
     let sending = async {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = DELIVERY_RETRY.backoff();
         loop {
             let record = FutureRecord::to(&topic)
                 .key(&detection.camera_id)
@@ -216,16 +220,18 @@ async fn deliver(
                 Err((error, _)) => {
                     metrics::send_retry();
                     let (seq, event_id) = (entry.seq, &detection.event_id);
-                    if link.warn_now(Utc::now().timestamp_millis()) {
-                        warn!(seq, %event_id, %error, in_flight = link.in_flight(), "Delivery failed; retrying (more failures within 10 s are logged at DEBUG).");
+                    // No `succeeded()` on delivery: with a partly failing
+                    // link, successes in between would let every failure
+                    // through.
+                    if let Some(failures) = failures.failed() {
+                        warn!(seq, %event_id, %error, failures, in_flight = link.in_flight(), "Delivery failed; retrying (one line per 10 s, with the count of failures since the last).");
                     } else {
                         debug!(seq, %event_id, %error, "Delivery failed; retrying.");
                     }
                     tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
+                        () = tokio::time::sleep(backoff.next_delay()) => {}
                         () = shutdown.cancelled() => return,
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
         }
@@ -263,15 +269,5 @@ mod tests {
     #[test]
     fn idle_link_is_up() {
         assert_eq!(Link::default().state(), LinkState::Up);
-    }
-
-    #[test]
-    fn delivery_failures_warn_once_per_interval() {
-        let link = Link::default();
-        let start = 1_800_000_000_000;
-        assert!(link.warn_now(start));
-        assert!(!link.warn_now(start + 1));
-        assert!(!link.warn_now(start + WARN_EVERY_MS - 1));
-        assert!(link.warn_now(start + WARN_EVERY_MS));
     }
 }

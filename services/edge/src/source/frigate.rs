@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use url::Url;
 use vigil_frigate::{CameraMap, TrackedObject, Tracker, map_object};
+use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
 
 use crate::intake::{Intake, Source};
 use crate::metrics;
@@ -140,8 +141,11 @@ const PACKET_OVERHEAD: usize = 64 * 1024;
 /// The bridge only sends control packets.
 const MAX_OUTGOING_PACKET: usize = 64 * 1024;
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
-const MIN_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Pauses between attempts to reach a lost broker.
+const RECONNECT: RetryPolicy =
+    RetryPolicy::new(Duration::from_millis(500), Duration::from_secs(30));
+/// While the broker stays unreachable, one WARN line per this interval.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 /// Wait before a message the intake could not store is tried again.
 const REFUSED_PAUSE: Duration = Duration::from_secs(5);
 /// How long shutdown waits to send the last acknowledgements.
@@ -194,7 +198,8 @@ pub async fn run(
     if bridge.cameras.is_empty() {
         warn!("No --frigate-cameras: Frigate camera x is sent as camera frigate:x.");
     }
-    let mut backoff = MIN_BACKOFF;
+    let mut reconnect = RECONNECT.backoff();
+    let connection_failures = WarnLimiter::new(WARN_EVERY);
     // Set when the intake refused a message, until the reconnection that
     // brings it back.
     let mut paused = false;
@@ -206,7 +211,8 @@ pub async fn run(
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                backoff = MIN_BACKOFF;
+                reconnect.reset();
+                connection_failures.succeeded();
                 paused = false;
                 connected = true;
                 info!(
@@ -235,7 +241,6 @@ pub async fn run(
                     // A broker sends unacknowledged messages again only on
                     // a new connection: reconnect, after a pause.
                     paused = true;
-                    backoff = REFUSED_PAUSE;
                     if let Err(error) = bridge.client.try_disconnect() {
                         warn!(%error, "Could not disconnect from the Frigate MQTT broker.");
                     }
@@ -244,16 +249,25 @@ pub async fn run(
             Ok(_) => {}
             Err(error) => {
                 connected = false;
-                if paused {
-                    info!(%error, retry_in = ?backoff, "Disconnected from the Frigate MQTT broker, to be sent the refused message again.");
+                let retry_in = if paused {
+                    info!(%error, retry_in = ?REFUSED_PAUSE, "Disconnected from the Frigate MQTT broker, to be sent the refused message again.");
+                    REFUSED_PAUSE
                 } else {
-                    warn!(%error, retry_in = ?backoff, "The Frigate MQTT connection failed; reconnecting.");
-                }
+                    let retry_in = reconnect.next_delay();
+                    match connection_failures.failed() {
+                        Some(failures) => {
+                            warn!(%error, failures, ?retry_in, "The Frigate MQTT connection failed; reconnecting.")
+                        }
+                        None => {
+                            debug!(%error, ?retry_in, "The Frigate MQTT connection failed again; reconnecting.")
+                        }
+                    }
+                    retry_in
+                };
                 tokio::select! {
                     () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(backoff) => {}
+                    () = tokio::time::sleep(retry_in) => {}
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
