@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 use uuid::Uuid;
-use vigil_bus::KafkaArgs;
 use vigil_bus::registry::{RegistryPublisher, SharedRegistry};
 use vigil_domain::{Registry, ZoneLevel};
 use vigil_proto::v1::{AuditEntry, EnrichedDetection};
@@ -20,6 +19,7 @@ use vigil_store::{
     StatusStore, StoreError,
 };
 
+use crate::alerts::LiveAlerts;
 use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics;
@@ -57,7 +57,8 @@ pub(crate) struct Backend {
     pub(crate) auth: Authenticator,
     pub(crate) page_tokens: PageTokens,
     pub(crate) limits: Limits,
-    pub(crate) kafka: KafkaArgs,
+    /// The one reader of live alerts every stream shares.
+    pub(crate) alerts: Arc<LiveAlerts>,
     pub(crate) shutdown: CancellationToken,
 }
 

@@ -51,6 +51,7 @@ pub use extractions::Extractions;
 pub use query::Queries;
 pub use registry_api::Registries;
 
+use alerts::LiveAlerts;
 use auth::Authenticator;
 use backend::{Backend, Limits, Stores};
 use vigil_request::PageTokens;
@@ -92,6 +93,11 @@ pub struct Config {
     /// Most events one extraction may hold.
     #[arg(long, env = "VIGIL_API_MAX_EXTRACTION", default_value_t = 10_000)]
     pub max_extraction: usize,
+    /// Alerts a live stream may fall behind the process's one alert reader
+    /// before it is closed (RESOURCE_EXHAUSTED, saying where to resume);
+    /// the ring holding them is shared by every stream.
+    #[arg(long, env = "VIGIL_API_ALERT_STREAM_BUFFER", default_value_t = 1024, value_parser = vigil_runtime::flags::count::<usize>)]
+    pub alert_stream_buffer: usize,
     /// Largest request message accepted, in bytes.
     #[arg(long, env = "VIGIL_API_MAX_REQUEST_BYTES", default_value_t = 1 << 20)]
     pub max_request_bytes: usize,
@@ -171,6 +177,8 @@ pub async fn serve(
     };
     let auth = Authenticator::new(TokenStore::prepare(&keyspace).await?);
     let (registry, follower) = vigil_bus::registry::follow(&config.kafka, shutdown.clone()).await?;
+    let (alerts, alert_reader) =
+        LiveAlerts::start(&config.kafka, config.alert_stream_buffer, shutdown.clone()).await?;
     info!(
         zones = registry.read().map_or(0, |r| r.zones().len()),
         "Registry loaded."
@@ -187,7 +195,7 @@ pub async fn serve(
             fanout: config.fanout.max(1),
             max_extraction: config.max_extraction,
         },
-        kafka: config.kafka.clone(),
+        alerts,
         shutdown: shutdown.clone(),
     });
 
@@ -272,6 +280,7 @@ pub async fn serve(
         }
     }
     let _ = follower.await;
+    let _ = alert_reader.await;
     let _ = metrics_server.await;
     info!("Stopped.");
     Ok(())
@@ -284,6 +293,15 @@ mod tests {
     #[test]
     fn command_line_is_well_formed() {
         super::Config::command().debug_assert();
+    }
+
+    #[test]
+    fn an_empty_alert_ring_is_refused() {
+        // A ring of zero slots would panic in the alert reader.
+        let error = super::Config::try_parse_from(["vigil-api", "--alert-stream-buffer", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--alert-stream-buffer"), "{error}");
     }
 
     #[test]

@@ -17,6 +17,11 @@ pub const REQUEST_LATENCY: &str = "vigil_api_request_duration_seconds";
 pub const ALERT_STREAMS: &str = "vigil_api_alert_streams";
 /// Alerts sent to live streams.
 pub const ALERTS_STREAMED: &str = "vigil_api_alerts_streamed_total";
+/// Kafka clients reading the alerts topic now, by `reader`: `live` (the
+/// one shared reader) or `replay` (a stream catching up from `since`).
+pub const ALERT_READERS: &str = "vigil_api_alert_readers";
+/// Live-alert streams closed because their client fell too far behind.
+pub const ALERT_STREAMS_DROPPED: &str = "vigil_api_alert_streams_dropped_total";
 
 /// Gives every metric its help text, once (from the first call or stream).
 fn describe() {
@@ -35,8 +40,22 @@ fn describe() {
         );
         describe_gauge!(ALERT_STREAMS, Unit::Count, "Live-alert streams open now.");
         describe_counter!(ALERTS_STREAMED, Unit::Count, "Alerts sent to live streams.");
+        describe_gauge!(
+            ALERT_READERS,
+            Unit::Count,
+            "Kafka clients reading the alerts topic now: the shared live reader, and replays."
+        );
+        describe_counter!(
+            ALERT_STREAMS_DROPPED,
+            Unit::Count,
+            "Live-alert streams closed because their client fell too far behind."
+        );
         metrics::counter!(ALERTS_STREAMED).increment(0);
+        metrics::counter!(ALERT_STREAMS_DROPPED).increment(0);
         metrics::gauge!(ALERT_STREAMS).increment(0.0);
+        for reader in ["live", "replay"] {
+            metrics::gauge!(ALERT_READERS, "reader" => reader).increment(0.0);
+        }
     });
 }
 
@@ -57,6 +76,17 @@ pub(crate) fn alert_stream_closed() {
 
 pub(crate) fn alert_streamed() {
     metrics::counter!(ALERTS_STREAMED).increment(1);
+}
+
+pub(crate) fn alert_stream_dropped() {
+    metrics::counter!(ALERT_STREAMS_DROPPED).increment(1);
+}
+
+/// A Kafka client reading alerts opened (`1.0`) or closed (`-1.0`);
+/// `reader` is `live` or `replay`.
+pub(crate) fn alert_reader(reader: &'static str, change: f64) {
+    describe();
+    metrics::gauge!(ALERT_READERS, "reader" => reader).increment(change);
 }
 
 /// What a call asked for, without who asked or for which plate, camera or

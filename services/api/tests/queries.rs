@@ -7,18 +7,17 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Fixture, PLATE, PLATE_NORMALIZED, ts};
+use common::{Fixture, PLATE, PLATE_NORMALIZED, alert, produce_alerts, ts};
 use futures::StreamExt;
-use prost::Message as _;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use tonic::Code;
 use tonic_types::StatusExt;
 use vigil_proto::v1::audit_service_client::AuditServiceClient;
 use vigil_proto::v1::query_service_client::QueryServiceClient;
 use vigil_proto::v1::{
-    Alert, AlertKind, CountEventsRequest, CoverageRequest, CoverageState, DetectionKind,
-    FleetStatusRequest, GetEventRequest, ListAuditRequest, ListEventsRequest,
-    PlateTrajectoryRequest, StreamAlertsRequest,
+    Alert, CountEventsRequest, CoverageRequest, CoverageState, DetectionKind, FleetStatusRequest,
+    GetEventRequest, ListAuditRequest, ListEventsRequest, PlateTrajectoryRequest,
+    StreamAlertsRequest,
 };
 
 fn ids(events: &[vigil_proto::v1::EnrichedDetection]) -> Vec<String> {
@@ -560,25 +559,15 @@ async fn trajectories_coverage_counts_fleet_and_alerts() -> anyhow::Result<()> {
         .into_inner();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let producer: FutureProducer = fx.env.kafka.producer_config().create()?;
-    let topic = fx.env.kafka.topics().alerts;
-    for (id, commune) in [("alert-b", &fx.commune_b), ("alert-a", &fx.commune_a)] {
-        let alert = Alert {
-            alert_id: id.into(),
-            kind: AlertKind::Watchlist.into(),
-            commune_id: commune.clone(),
-            raised_at: Some(ts(chrono::Utc::now())),
-            ..Alert::default()
-        };
-        producer
-            .send(
-                FutureRecord::to(&topic)
-                    .key(commune)
-                    .payload(&alert.encode_to_vec()),
-                Duration::from_secs(10),
-            )
-            .await
-            .map_err(|(e, _)| e)?;
-    }
+    produce_alerts(
+        &producer,
+        &fx.env.kafka.topics().alerts,
+        &[
+            alert("alert-b", &fx.commune_b),
+            alert("alert-a", &fx.commune_a),
+        ],
+    )
+    .await?;
     let first = tokio::time::timeout(Duration::from_secs(30), live.next())
         .await?
         .unwrap()?;
@@ -608,6 +597,62 @@ async fn trajectories_coverage_counts_fleet_and_alerts() -> anyhow::Result<()> {
         "{metrics}"
     );
     assert!(metrics.contains("vigil_api_request_duration_seconds_bucket{method=\"ListAudit\""));
+    fx.stop().await
+}
+
+/// Streams replaying from `since` while alerts keep arriving get each of
+/// them exactly once and in order, across the switch from their replay to
+/// the shared live reader (each opened at a different point of the flow).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_joins_the_live_alerts_without_gap_or_duplicate() -> anyhow::Result<()> {
+    const ALERTS: usize = 600;
+    const BATCH: usize = 20;
+    let fx = Fixture::start("seam").await?;
+    let since = ts(chrono::Utc::now() - chrono::Duration::seconds(1));
+    let ids: Vec<String> = (0..ALERTS).map(|i| format!("seq-{i:04}")).collect();
+    let producing = {
+        let producer: FutureProducer = fx.env.kafka.producer_config().create()?;
+        let topic = fx.env.kafka.topics().alerts;
+        let alerts: Vec<Alert> = ids.iter().map(|id| alert(id, &fx.commune_a)).collect();
+        tokio::spawn(async move {
+            // About 1,000 a second, for the replays to chase.
+            for batch in alerts.chunks(BATCH) {
+                produce_alerts(&producer, &topic, batch).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            anyhow::Ok(())
+        })
+    };
+    let mut client = QueryServiceClient::new(fx.channel.clone());
+    let mut replays = Vec::new();
+    for _ in 0..6 {
+        let request = StreamAlertsRequest {
+            since: Some(since),
+            ..StreamAlertsRequest::default()
+        };
+        replays.push(
+            client
+                .stream_alerts(fx.request("operator", request))
+                .await?
+                .into_inner(),
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    producing.await??;
+    for (n, mut replay) in replays.into_iter().enumerate() {
+        let mut received = Vec::new();
+        while received.len() < ALERTS {
+            let next = tokio::time::timeout(Duration::from_secs(60), replay.next()).await;
+            match next {
+                Ok(Some(alert)) => received.push(alert?.alert_id),
+                _ => anyhow::bail!("replay {n} ended or stalled after {}", received.len()),
+            }
+        }
+        assert!(received == ids, "replay {n} got {received:?}");
+        // Nothing repeats after the last.
+        let extra = tokio::time::timeout(Duration::from_millis(500), replay.next()).await;
+        assert!(extra.is_err(), "replay {n} got more: {extra:?}");
+    }
     fx.stop().await
 }
 

@@ -4,7 +4,7 @@
 //! One module per call (as mini-redis's `cmd/`): each checks its request,
 //! fetches what it needs, and hands the rows to a pure function that shapes
 //! the answer; those functions are unit-tested here without a database.
-//! Live alerts are in [`crate::alerts`].
+//! Live alerts come from the one shared reader in [`crate::alerts`].
 
 mod count_events;
 mod coverage;
@@ -12,6 +12,7 @@ mod fleet_status;
 mod get_event;
 mod list_events;
 mod plate_trajectory;
+mod stream_alerts;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -161,7 +162,7 @@ impl QueryService for Queries {
                 "StreamAlerts",
                 request,
                 |backend, caller, request| async move {
-                    crate::alerts::stream(backend, caller, request).await
+                    stream_alerts::serve(backend, caller, request).await
                 },
             )
             .await

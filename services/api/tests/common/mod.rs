@@ -343,3 +343,52 @@ pub async fn connect(address: &str) -> anyhow::Result<Channel> {
 pub fn level(registry: &Registry, id: &str) -> ZoneLevel {
     registry.zone(id).unwrap().level()
 }
+
+/// A watchlist alert of `commune_id` with id `alert_id`, raised now.
+pub fn alert(alert_id: &str, commune_id: &str) -> vigil_proto::v1::Alert {
+    vigil_proto::v1::Alert {
+        alert_id: alert_id.into(),
+        kind: vigil_proto::v1::AlertKind::Watchlist.into(),
+        commune_id: commune_id.into(),
+        raised_at: Some(ts(Utc::now())),
+        ..vigil_proto::v1::Alert::default()
+    }
+}
+
+/// Produces `alerts` to `topic` (the alerts topic; key = commune, as the
+/// enricher does), in order, and waits until Kafka has them all.
+pub async fn produce_alerts(
+    producer: &rdkafka::producer::FutureProducer,
+    topic: &str,
+    alerts: &[vigil_proto::v1::Alert],
+) -> anyhow::Result<()> {
+    let sends = alerts.iter().map(|alert| {
+        let payload = alert.encode_to_vec();
+        async move {
+            producer
+                .send(
+                    rdkafka::producer::FutureRecord::to(topic)
+                        .key(&alert.commune_id)
+                        .payload(&payload),
+                    Duration::from_secs(10),
+                )
+                .await
+                .map_err(|(error, _)| error)
+        }
+    });
+    // Sent together, so they batch; one key keeps them in order.
+    for sent in futures::future::join_all(sends).await {
+        sent?;
+    }
+    Ok(())
+}
+
+/// The value of a series (name and labels, as Prometheus prints them) of
+/// this process's metrics, which the in-process API records; 0 if absent.
+pub fn metric(series: &str) -> f64 {
+    vigil_runtime::metrics_recorder()
+        .render()
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
