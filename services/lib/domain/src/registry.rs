@@ -240,13 +240,21 @@ impl Registry {
             .and_then(|id| self.teams.get(id))
     }
 
-    /// The commune or ward a zone belongs to (itself, for a commune).
+    /// The commune or ward a zone belongs to (itself, for a commune); `None`
+    /// when the way up is broken or goes round in a cycle.
     pub fn commune_of(&self, zone_id: &str) -> Option<&Zone> {
         let mut zone = self.zones.get(zone_id)?;
-        while zone.level() == ZoneLevel::Village {
-            zone = self.zones.get(zone.parent_id.as_deref()?)?;
+        // Up through village-level zones; a way up longer than the
+        // registry has zones is a cycle (one bad record must not hang a
+        // consumer).
+        for _ in 0..=self.zones.len() {
+            match zone.level() {
+                ZoneLevel::Village => zone = self.zones.get(zone.parent_id.as_deref()?)?,
+                ZoneLevel::Commune => return Some(zone),
+                ZoneLevel::Province => return None,
+            }
         }
-        (zone.level() == ZoneLevel::Commune).then_some(zone)
+        None
     }
 
     pub fn zones(&self) -> impl ExactSizeIterator<Item = &Zone> {
@@ -423,5 +431,34 @@ mod tests {
             registry.watch_matches("29B67890", now).is_empty(),
             "removed"
         );
+    }
+
+    #[test]
+    fn a_cycle_of_village_level_zones_has_no_commune() {
+        let village = |id: &str, parent: &str| {
+            RegistryEntity::Zone(Zone {
+                id: id.to_owned(),
+                kind: crate::ZoneKind::Village,
+                name: id.to_owned(),
+                parent_id: Some(parent.to_owned()),
+                path: vec![id.to_owned()],
+                police_unit: None,
+            })
+        };
+        let mut registry = Registry::default();
+        // A commune re-imported as a village under one of its own villages,
+        // and a village that is its own parent.
+        registry.upsert(village("th.bt", "th.bt.v001"));
+        registry.upsert(village("th.bt.v001", "th.bt"));
+        registry.upsert(village("th.loop", "th.loop"));
+        let (answer, answered) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let communes = ["th.bt.v001", "th.loop"].map(|id| registry.commune_of(id).is_some());
+            let _ = answer.send(communes);
+        });
+        let communes = answered
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("commune_of returns");
+        assert_eq!(communes, [false, false]);
     }
 }
