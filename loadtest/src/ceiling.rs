@@ -46,7 +46,7 @@ impl Pool {
         let cameras = target.cameras(usize::MAX);
         let mut factory = DetectionFactory::new(99);
         let now = chrono::Utc::now();
-        let policy = vigil_enricher::enrich::Policy::default();
+        let policy = vigil_enrich::Policy::default();
         let mut detections = Vec::with_capacity(POOL);
         let mut enriched = Vec::with_capacity(POOL);
         for i in 0..POOL {
@@ -54,7 +54,7 @@ impl Pool {
             detection.site_id = "loadtest".to_owned();
             detection.received_at = detection.captured_at;
             let bytes = detection.encode_to_vec();
-            let event = vigil_enricher::enrich::enrich(&target.registry, &bytes, &policy, now)
+            let event = vigil_enrich::enrich(&target.registry, &bytes, &policy, now)
                 .map_err(|r| anyhow::anyhow!("a pool detection was rejected: {r:?}"))?
                 .event;
             detections.push(bytes);

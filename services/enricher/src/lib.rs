@@ -7,7 +7,6 @@
 //! held in memory, loaded from the compacted `vigil.registry.v1` topic at
 //! start and kept current from it.
 
-pub mod enrich;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -25,10 +24,9 @@ use tracing::{Instrument as _, debug, info};
 use vigil_bus::pipeline::{self, Effect, PipelineConfig};
 use vigil_bus::registry::SharedRegistry;
 use vigil_bus::{KafkaArgs, KafkaProducer, Topics, produce_until_acked, trace};
+use vigil_enrich::{Policy, enrich};
 use vigil_proto::v1::DlqRecord;
 use vigil_runtime::{LogArgs, ShutdownArgs};
-
-use enrich::{Policy, enrich};
 
 /// The enricher's configuration: flags, or `VIGIL_*` environment variables.
 #[derive(Debug, Clone, clap::Parser)]

@@ -72,4 +72,7 @@ pub(crate) fn describe() {
     for counter in [ENRICHED, LATE, ALERTS] {
         metrics::counter!(counter).increment(0);
     }
+    for reason in vigil_enrich::Rejection::REASONS {
+        metrics::counter!(DEAD_LETTERED, "reason" => reason).increment(0);
+    }
 }

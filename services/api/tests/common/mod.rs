@@ -14,7 +14,7 @@ use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use vigil_domain::{Registry, ZoneLevel};
-use vigil_enricher::enrich::{Policy, enrich};
+use vigil_enrich::{Policy, enrich};
 use vigil_proto::v1::{EnrichedDetection, Heartbeat, Role};
 use vigil_store::{CountStore, EventStore, StatusStore, TokenStore, mint_token};
 use vigil_synth::{DetectionFactory, ProvinceSpec, province};

@@ -1,6 +1,8 @@
-//! Enrichment as a pure function: one detection's bytes and the registry in,
-//! an enriched detection and its alerts (or the reason it was rejected) out.
-//! No I/O, so every rule here is unit-tested without Kafka.
+//! `vigil-enrich`: enrichment as a pure function — one detection's bytes
+//! and the registry in, an enriched detection and its alerts (or the reason
+//! it was rejected) out. The enricher service wraps it with Kafka; this
+//! crate links no Kafka or database client, so every rule here is
+//! unit-tested and fuzzed (`fuzz/fuzz_targets/enrich.rs`) without them.
 
 use std::time::Duration;
 
@@ -22,8 +24,9 @@ pub struct Policy {
     pub max_age: Duration,
     /// Largest accepted record.
     pub max_bytes: usize,
-    /// Most labels a detection may carry, and their longest key and value.
+    /// Most labels a detection may carry.
     pub max_labels: usize,
+    /// Longest label key or value, in bytes.
     pub max_label_len: usize,
 }
 
@@ -72,6 +75,18 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Every reason [`Rejection::reason`] can give.
+    pub const REASONS: [&'static str; 8] = [
+        "too_large",
+        "malformed",
+        "invalid",
+        "too_many_labels",
+        "unknown_camera",
+        "unplaced_camera",
+        "future_timestamp",
+        "too_old",
+    ];
+
     /// Machine-readable reason, for the DLQ record and metrics.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -90,7 +105,9 @@ impl Rejection {
 /// An enriched detection and the alerts it raises.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enriched {
+    /// The detection with its place, team and watchlist hits.
     pub event: pb::EnrichedDetection,
+    /// One watchlist alert per hit.
     pub alerts: Vec<pb::Alert>,
 }
 
@@ -134,14 +151,14 @@ pub fn enrich(
         Detection::try_from(wire.clone()).map_err(|e| Rejection::Invalid(e.to_string()))?;
 
     let ahead = detection.captured_at - now;
-    if ahead > chrono::Duration::from_std(policy.max_future_skew).unwrap_or_default() {
+    if ahead > limit(policy.max_future_skew) {
         return Err(Rejection::FutureTimestamp {
             captured_at: detection.captured_at,
             ahead_s: ahead.num_seconds(),
         });
     }
     let age = now - detection.captured_at;
-    if age > chrono::Duration::from_std(policy.max_age).unwrap_or(chrono::Duration::MAX) {
+    if age > limit(policy.max_age) {
         return Err(Rejection::TooOld {
             captured_at: detection.captured_at,
             max_age_days: policy.max_age.as_secs() / 86_400,
@@ -176,7 +193,7 @@ pub fn enrich(
         .map(|plate| registry.watch_matches(&plate.text, now))
         .unwrap_or_default();
     let hits: Vec<pb::WatchlistHit> = matches.iter().map(hit).collect();
-    let late = age > chrono::Duration::from_std(policy.late_after).unwrap_or(chrono::Duration::MAX);
+    let late = age > limit(policy.late_after);
     let event = pb::EnrichedDetection {
         detection: Some(wire),
         province_id: commune.parent_id.clone().unwrap_or_default(),
@@ -198,6 +215,12 @@ pub fn enrich(
         .map(|hit| watchlist_alert(&event, hit, now))
         .collect();
     Ok(Enriched { event, alerts })
+}
+
+/// A policy duration as a bound on time differences; one beyond chrono's
+/// range (hundreds of millions of years) bounds nothing.
+fn limit(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
 fn hit(watch: &WatchMatch<'_>) -> pb::WatchlistHit {
@@ -443,5 +466,53 @@ mod tests {
             .extend((0..100).map(|i| (format!("k{i}"), "v".to_owned())));
         assert_eq!(reason(&encoded(&labelled)), "too_many_labels");
         assert_eq!(reason(&vec![0; policy.max_bytes + 1]), "too_large");
+    }
+
+    #[test]
+    fn a_limit_beyond_chronos_range_bounds_nothing() {
+        let policy = Policy {
+            max_future_skew: Duration::MAX,
+            max_age: Duration::MAX,
+            late_after: Duration::MAX,
+            ..Policy::default()
+        };
+        let ahead =
+            DetectionFactory::new(8).detection("cam-000001", now() + chrono::Duration::hours(1));
+        let ancient =
+            DetectionFactory::new(9).detection("cam-000001", now() - chrono::Duration::days(400));
+        for detection in [ahead, ancient] {
+            let enriched = enrich(&registry(), &encoded(&detection), &policy, now()).unwrap();
+            assert!(!enriched.event.late);
+        }
+    }
+
+    #[test]
+    fn every_reason_is_listed_once() {
+        let at = now();
+        let rejections = [
+            Rejection::TooLarge { size: 2, max: 1 },
+            Rejection::Malformed(String::new()),
+            Rejection::Invalid(String::new()),
+            Rejection::Labels {
+                count: 0,
+                max: 0,
+                max_len: 0,
+            },
+            Rejection::UnknownCamera(String::new()),
+            Rejection::UnplacedCamera {
+                camera_id: String::new(),
+                zone_id: String::new(),
+            },
+            Rejection::FutureTimestamp {
+                captured_at: at,
+                ahead_s: 0,
+            },
+            Rejection::TooOld {
+                captured_at: at,
+                max_age_days: 0,
+            },
+        ];
+        let reasons: Vec<&str> = rejections.iter().map(Rejection::reason).collect();
+        assert_eq!(reasons, Rejection::REASONS);
     }
 }
