@@ -22,9 +22,10 @@ use scylla::value::CqlTimestamp;
 use serde::Serialize;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
-use vigil_domain::ZoneLevel;
+use vigil_domain::{Detection, ZoneLevel};
+use vigil_edge::http::HttpDetection;
 use vigil_proto::v1::query_service_client::QueryServiceClient;
-use vigil_proto::v1::{DetectionKind, ListEventsRequest, Role, TimeWindow};
+use vigil_proto::v1::{ListEventsRequest, Role, TimeWindow};
 use vigil_store::{TokenStore, day_bucket, hour_bucket, mint_token};
 use vigil_synth::DetectionFactory;
 
@@ -309,16 +310,19 @@ async fn push(
     while started.elapsed() < duration {
         let due = started + interval * u32::try_from(n / batch).unwrap_or(u32::MAX);
         tokio::time::sleep_until(due.into()).await;
-        let body: Vec<serde_json::Value> = (0..batch)
+        // With their event ids, so a retried batch repeats the same ids.
+        let body = (0..batch)
             .map(|i| {
                 let k = n + i;
                 let at =
                     DateTime::<Utc>::from_timestamp_millis(hour + (k as i64 * 997) % 3_600_000)
                         .unwrap_or_default();
-                let detection = factory.detection(&cameras[k % cameras.len()], at);
-                json_of(&detection)
+                let detection =
+                    Detection::try_from(factory.detection(&cameras[k % cameras.len()], at))
+                        .context("a synthetic detection")?;
+                Ok(HttpDetection::from(&detection))
             })
-            .collect();
+            .collect::<anyhow::Result<Vec<_>>>()?;
         n += batch;
         loop {
             let reply = http.post(&url).json(&body).send().await;
@@ -340,39 +344,6 @@ async fn push(
         }
     }
     Ok(accepted)
-}
-
-/// The edge's JSON form of a detection, with its event id (so a retried
-/// batch repeats the same ids).
-fn json_of(d: &vigil_proto::v1::Detection) -> serde_json::Value {
-    let at = d.captured_at.unwrap_or_default();
-    let kind = DetectionKind::try_from(d.kind)
-        .map(|k| {
-            k.as_str_name()
-                .trim_start_matches("DETECTION_KIND_")
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
-    let mut value = serde_json::json!({
-        "event_id": d.event_id,
-        "camera_id": d.camera_id,
-        "captured_at": DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).unwrap_or(0))
-            .unwrap_or_default()
-            .to_rfc3339(),
-        "kind": kind,
-        "confidence": d.confidence,
-    });
-    if let Some(b) = &d.bbox {
-        value["bbox"] =
-            serde_json::json!({"x": b.x, "y": b.y, "width": b.width, "height": b.height});
-    }
-    if let Some(p) = &d.plate {
-        value["plate"] = serde_json::json!({"text": p.text, "confidence": p.confidence});
-    }
-    if let Some(s) = &d.snapshot {
-        value["snapshot"] = serde_json::json!({"uri": s.uri, "sha256": s.sha256});
-    }
-    value
 }
 
 /// Produces each detection of `hour` three times straight to Kafka (an

@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
+use vigil_domain::Detection;
 use vigil_proto::v1 as pb;
 
 use crate::intake::{Intake, Source};
@@ -50,77 +51,118 @@ enum OneOrMany {
     Many(Vec<HttpDetection>),
 }
 
-#[derive(Debug, Deserialize)]
+/// One detection as `POST /v1/detections` takes it, in JSON (the schema:
+/// `docs/edge.md`). Public so that clients in Rust (the load generator)
+/// send exactly what the agent parses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HttpDetection {
-    #[serde(default)]
-    event_id: String,
-    camera_id: String,
-    captured_at: DateTime<Utc>,
+pub struct HttpDetection {
+    /// The client's id for the event (a UUID), so that a retried request
+    /// repeats it; empty: the agent mints one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub event_id: String,
+    pub camera_id: String,
+    pub captured_at: DateTime<Utc>,
+    /// A detection kind's short name ([`pb::DetectionKind::short_name`]):
     /// `plate`, `vehicle`, `person`, `intrusion`, `loitering`,
     /// `fire_smoke`, `crowd` or `tamper`.
-    kind: String,
-    confidence: f32,
-    plate: Option<HttpPlate>,
-    vehicle: Option<HttpVehicle>,
-    bbox: Option<HttpBox>,
-    snapshot: Option<HttpSnapshot>,
-    #[serde(default)]
-    labels: HashMap<String, String>,
+    pub kind: String,
+    /// 0 to 1.
+    pub confidence: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plate: Option<HttpPlate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vehicle: Option<HttpVehicle>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bbox: Option<HttpBox>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<HttpSnapshot>,
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub labels: HashMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A plate as read, e.g. `36A-123.45`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HttpPlate {
-    text: String,
+pub struct HttpPlate {
+    pub text: String,
     #[serde(default)]
-    confidence: f32,
+    pub confidence: f32,
 }
 
-#[derive(Debug, Deserialize)]
+/// The vehicle seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HttpVehicle {
+pub struct HttpVehicle {
+    /// A vehicle type's short name ([`pb::VehicleType::short_name`]):
     /// `motorbike`, `car`, `van`, `truck`, `bus` or `bicycle`.
-    r#type: String,
-    #[serde(default)]
-    colour: String,
-    #[serde(default)]
-    make: String,
+    pub r#type: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub colour: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub make: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// Where in the frame, as fractions of its width and height.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HttpBox {
-    x: f32,
-    y: f32,
-    width: f32,
-    height: f32,
+pub struct HttpBox {
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
 }
 
-#[derive(Debug, Deserialize)]
+/// An image kept in object storage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HttpSnapshot {
-    uri: String,
-    sha256: String,
+pub struct HttpSnapshot {
+    pub uri: String,
+    /// Lower-case hex SHA-256 of the image.
+    pub sha256: String,
+}
+
+impl From<&Detection> for HttpDetection {
+    fn from(d: &Detection) -> Self {
+        Self {
+            event_id: d.event_id.to_string(),
+            camera_id: d.camera_id.clone(),
+            captured_at: d.captured_at,
+            kind: d.kind.short_name().to_owned(),
+            confidence: d.confidence,
+            plate: d.plate.as_ref().map(|p| HttpPlate {
+                text: p.text.clone(),
+                confidence: p.confidence,
+            }),
+            vehicle: d.vehicle.as_ref().map(|v| HttpVehicle {
+                r#type: v.vehicle_type.short_name().to_owned(),
+                colour: v.colour.clone().unwrap_or_default(),
+                make: v.make.clone().unwrap_or_default(),
+            }),
+            bbox: d.bbox.map(|b| HttpBox {
+                x: b.x,
+                y: b.y,
+                width: b.width,
+                height: b.height,
+            }),
+            snapshot: d.snapshot.as_ref().map(|s| HttpSnapshot {
+                uri: s.uri.clone(),
+                sha256: s.sha256.clone(),
+            }),
+            labels: d.labels.clone().into_iter().collect(),
+        }
+    }
 }
 
 impl HttpDetection {
     fn into_proto(self) -> Result<pb::Detection, String> {
-        let kind = pb::DetectionKind::from_str_name(&format!(
-            "DETECTION_KIND_{}",
-            self.kind.to_ascii_uppercase()
-        ))
-        .filter(|k| *k != pb::DetectionKind::Unspecified)
-        .ok_or_else(|| format!("kind: unknown detection kind {:?}", self.kind))?;
+        let kind = pb::DetectionKind::from_short_name(&self.kind)
+            .ok_or_else(|| format!("kind: unknown detection kind {:?}", self.kind))?;
         let vehicle = self
             .vehicle
             .map(|v| {
-                let vehicle_type = pb::VehicleType::from_str_name(&format!(
-                    "VEHICLE_TYPE_{}",
-                    v.r#type.to_ascii_uppercase()
-                ))
-                .filter(|t| *t != pb::VehicleType::Unspecified)
-                .ok_or_else(|| format!("vehicle.type: unknown vehicle type {:?}", v.r#type))?;
+                let vehicle_type = pb::VehicleType::from_short_name(&v.r#type)
+                    .ok_or_else(|| format!("vehicle.type: unknown vehicle type {:?}", v.r#type))?;
                 Ok::<_, String>(pb::Vehicle {
                     r#type: vehicle_type.into(),
                     colour: v.colour,
@@ -251,4 +293,39 @@ async fn ingest(State(state): State<AppState>, body: Result<Bytes, BytesRejectio
 
 async fn render_metrics(State(state): State<AppState>) -> String {
     state.metrics.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use vigil_synth::DetectionFactory;
+
+    use super::*;
+
+    #[test]
+    fn a_detection_survives_its_json_form() {
+        let mut factory = DetectionFactory::new(11);
+        let at = Utc.with_ymd_and_hms(2026, 11, 28, 13, 5, 9).unwrap();
+        let mut wires: Vec<_> = (0..200)
+            .map(|_| factory.detection("cam-000017", at))
+            .collect();
+        wires.push(factory.plate_read("cam-000017", at, "36A12345", true));
+        for wire in wires {
+            let detection = Detection::try_from(wire).unwrap();
+            let json = serde_json::to_value(HttpDetection::from(&detection)).unwrap();
+            assert_eq!(json["kind"], detection.kind.short_name());
+            let parsed: HttpDetection = serde_json::from_value(json).unwrap();
+            let back = Detection::try_from(parsed.into_proto().unwrap()).unwrap();
+            // The agent, not the client, sets these; normalizing is the enricher's.
+            let mut expected = Detection {
+                site_id: None,
+                received_at: None,
+                ..detection
+            };
+            if let Some(plate) = expected.plate.as_mut() {
+                plate.normalized = None;
+            }
+            assert_eq!(back, expected);
+        }
+    }
 }

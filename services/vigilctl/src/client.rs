@@ -163,10 +163,9 @@ pub fn local_time(at: Option<&prost_types::Timestamp>) -> String {
 
 /// A detection kind's number as its short name, e.g. `plate`.
 pub fn kind_name(kind: i32) -> String {
-    enum_name(
-        DetectionKind::try_from(kind).ok().map(|k| k.as_str_name()),
-        "DETECTION_KIND_",
-    )
+    DetectionKind::try_from(kind)
+        .map_or("", DetectionKind::short_name)
+        .to_owned()
 }
 
 /// A coverage state's number as its short name, e.g. `silent`.

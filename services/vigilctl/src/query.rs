@@ -14,23 +14,25 @@ use vigil_proto::v1::{
 };
 
 use crate::client::{
-    Api, ApiArgs, Row, WindowArgs, enum_name, kind_name, local_time, place, state_name, timestamp,
+    Api, ApiArgs, Row, WindowArgs, kind_name, local_time, place, state_name, timestamp,
 };
 
 /// `plate` → `DETECTION_KIND_PLATE`'s number.
 fn detection_kind(name: &str) -> Result<i32, String> {
-    DetectionKind::from_str_name(&format!("DETECTION_KIND_{}", name.to_ascii_uppercase()))
+    DetectionKind::from_short_name(name)
         .map(Into::into)
-        .ok_or_else(|| {
-            "expected vehicle, plate, person, intrusion, loitering, fire_smoke, crowd or tamper"
-                .to_owned()
-        })
+        .ok_or_else(|| expected(DetectionKind::ALL.iter().map(|k| k.short_name())))
 }
 
+/// `watchlist` → `ALERT_KIND_WATCHLIST`'s number.
 fn alert_kind(name: &str) -> Result<i32, String> {
-    AlertKind::from_str_name(&format!("ALERT_KIND_{}", name.to_ascii_uppercase()))
+    AlertKind::from_short_name(name)
         .map(Into::into)
-        .ok_or_else(|| "expected watchlist, camera_offline or camera_online".to_owned())
+        .ok_or_else(|| expected(AlertKind::ALL.iter().map(|k| k.short_name())))
+}
+
+fn expected(names: impl Iterator<Item = &'static str>) -> String {
+    format!("expected one of {}", names.collect::<Vec<_>>().join(", "))
 }
 
 #[derive(Debug, clap::Args)]
@@ -419,12 +421,9 @@ pub async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
             ("raised (UTC+7)", local_time(alert.raised_at.as_ref())),
             (
                 "kind",
-                enum_name(
-                    AlertKind::try_from(alert.kind)
-                        .ok()
-                        .map(|k| k.as_str_name()),
-                    "ALERT_KIND_",
-                ),
+                AlertKind::try_from(alert.kind)
+                    .map_or("", AlertKind::short_name)
+                    .to_owned(),
             ),
             ("priority", alert.priority.to_string()),
             ("camera", alert.camera_id),

@@ -105,8 +105,8 @@ pub(crate) fn describe() {
             metrics::counter!(RECORDS_SKIPPED, "record" => record, "reason" => reason).increment(0);
         }
     }
-    for kind in ["camera_offline", "camera_online"] {
-        metrics::counter!(ALERTS_RAISED, "kind" => kind).increment(0);
+    for kind in [AlertKind::CameraOffline, AlertKind::CameraOnline] {
+        metrics::counter!(ALERTS_RAISED, "kind" => kind.short_name()).increment(0);
     }
 }
 
@@ -140,13 +140,7 @@ pub(crate) fn cameras_offline(commune: &str, count: usize) {
 }
 
 pub(crate) fn alert_raised(kind: AlertKind) {
-    let kind = match kind {
-        AlertKind::CameraOffline => "camera_offline",
-        AlertKind::CameraOnline => "camera_online",
-        AlertKind::Watchlist => "watchlist",
-        AlertKind::Unspecified => "unspecified",
-    };
-    metrics::counter!(ALERTS_RAISED, "kind" => kind).increment(1);
+    metrics::counter!(ALERTS_RAISED, "kind" => kind.short_name()).increment(1);
 }
 
 pub(crate) fn rolled_up() {

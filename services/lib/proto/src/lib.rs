@@ -5,6 +5,8 @@
 //! [`v1::Alert`] and [`v1::DlqRecord`], and the API serves
 //! [`v1::query_service_server::QueryService`].
 
+mod short_name;
+
 /// The `vigil.v1` protobuf package.
 #[allow(missing_debug_implementations, unreachable_pub, clippy::all)]
 pub mod v1 {
