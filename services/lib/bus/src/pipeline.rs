@@ -25,12 +25,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
-use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
-
-/// How the loop waits after the consumer reports an error (librdkafka
-/// reconnects by itself; this only keeps the loop from spinning).
-const CONSUME_RETRY: RetryPolicy =
-    RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(5));
+use vigil_runtime::retry::WarnLimiter;
 
 /// A handler's work for one record.
 pub type Effect = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -83,7 +78,6 @@ pub async fn run<C: ConsumerContext + 'static>(
     let mut stats = PipelineStats::default();
     let mut commits = tokio::time::interval(config.commit_every);
     commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut backoff = CONSUME_RETRY.backoff();
     let consume_failures = WarnLimiter::new(Duration::from_secs(60));
     loop {
         let room = in_flight.len() < config.max_in_flight;
@@ -97,7 +91,6 @@ pub async fn run<C: ConsumerContext + 'static>(
             _ = commits.tick() => commit(consumer, &done, &before_commit, CommitMode::Async).await,
             message = consumer.recv(), if room => match message {
                 Ok(message) => {
-                    backoff.reset();
                     consume_failures.succeeded();
                     let message = message.detach();
                     let position = (message.topic().to_owned(), message.partition(), message.offset());
@@ -107,12 +100,16 @@ pub async fn run<C: ConsumerContext + 'static>(
                         position
                     }));
                 }
+                // An error here is an event librdkafka queued (a broker
+                // connection lost, ...), not a failed attempt: librdkafka
+                // reconnects with its own backoff. Waiting here would only
+                // leave the events of an outage queued ahead of the records
+                // once Kafka is back (a backoff of seconds per event kept
+                // consumers stuck for minutes after a 30 s outage).
                 Err(error) => {
-                    let retry_in = backoff.next_delay();
                     if let Some(failures) = consume_failures.failed() {
-                        warn!(%error, failures, ?retry_in, "Consuming failed; retrying.");
+                        warn!(%error, failures, "Consuming reported an error; librdkafka reconnects.");
                     }
-                    tokio::time::sleep(retry_in).await;
                 }
             },
         }

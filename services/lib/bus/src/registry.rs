@@ -19,13 +19,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 use vigil_domain::{Registry, RegistryEntity};
 use vigil_proto::v1::RegistryChange;
-use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
+use vigil_runtime::retry::WarnLimiter;
 
 use crate::{BusError, KafkaArgs, KafkaContext};
 
-/// How the follower waits after a failed read of the changelog.
-const READ_RETRY: RetryPolicy =
-    RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(5));
 /// How many registry records may be in flight at once when publishing.
 const PUBLISH_CONCURRENCY: usize = 1_000;
 
@@ -166,7 +163,6 @@ pub async fn follow(
     let task = {
         let registry = Arc::clone(&registry);
         tokio::spawn(async move {
-            let mut backoff = READ_RETRY.backoff();
             let failures = WarnLimiter::new(Duration::from_secs(60));
             loop {
                 let message = tokio::select! {
@@ -175,7 +171,6 @@ pub async fn follow(
                 };
                 match message {
                     Ok(message) => {
-                        backoff.reset();
                         failures.succeeded();
                         apply(&registry, &message);
                         if message.offset() + 1 >= end
@@ -184,14 +179,11 @@ pub async fn follow(
                             let _ = tx.send(());
                         }
                     }
+                    // A queued librdkafka event, not a failed attempt: no
+                    // pause (see `pipeline::run`).
                     Err(error) => {
-                        let retry_in = backoff.next_delay();
                         if let Some(failures) = failures.failed() {
-                            warn!(%topic, %error, failures, ?retry_in, "Reading the registry changelog failed; retrying.");
-                        }
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            () = tokio::time::sleep(retry_in) => {}
+                            warn!(%topic, %error, failures, "Reading the registry changelog reported an error; librdkafka reconnects.");
                         }
                     }
                 }
