@@ -52,13 +52,13 @@ pub(crate) struct ChaosArgs {
     #[arg(long = "scenario", value_parser = clap::builder::PossibleValuesParser::new(SCENARIOS))]
     pub(crate) scenarios: Vec<String>,
     /// Detections per second pushed to the edge agent.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = vigil_runtime::flags::count::<u32>)]
     pub(crate) rate: u32,
     /// How long each scenario pushes load.
-    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "40s", value_parser = vigil_runtime::flags::duration)]
     pub(crate) load: Duration,
     /// How long Kafka or Cassandra stays down.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = vigil_runtime::flags::duration)]
     pub(crate) outage: Duration,
     /// The script that stops and starts the stack's components.
     #[arg(long, default_value = "deploy/local/stack")]
@@ -102,7 +102,8 @@ pub(crate) struct Fleet {
     logs: PathBuf,
     pub(crate) ns: Namespace,
     edge_http: String,
-    api_listen: String,
+    /// The API's gRPC address.
+    pub(crate) api_listen: String,
     pub(crate) enricher_group: String,
     pub(crate) writer_group: String,
     /// Environment given to every service started from now on.
@@ -110,9 +111,9 @@ pub(crate) struct Fleet {
     children: BTreeMap<String, Child>,
 }
 
-/// The folder holding the service binaries: `given`, or this binary's;
-/// fails naming a missing one.
-pub(crate) fn bin_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+/// The folder holding the binaries of `services` (`api`, `edge`, ...):
+/// `given`, or this binary's; fails naming a missing one.
+pub(crate) fn bin_dir(given: Option<&Path>, services: &[&str]) -> anyhow::Result<PathBuf> {
     let bin = match given {
         Some(dir) => dir.to_path_buf(),
         None => std::env::current_exe()?
@@ -120,7 +121,7 @@ pub(crate) fn bin_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
             .context("the binary has no folder")?
             .to_path_buf(),
     };
-    for service in ["edge", "enricher", "writer", "api"] {
+    for service in services {
         let path = bin.join(format!("vigil-{service}"));
         anyhow::ensure!(
             path.exists(),
@@ -229,6 +230,11 @@ impl Fleet {
             .with_context(|| format!("starting {}", binary.display()))?;
         self.children.insert(service.to_owned(), child);
         Ok(())
+    }
+
+    /// The process id of a running `service`.
+    pub(crate) fn pid(&self, service: &str) -> Option<u32> {
+        self.children.get(service)?.id()
     }
 
     /// `kill -9`.
@@ -478,17 +484,15 @@ pub(crate) async fn run(
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Vec<Outcome>> {
     check_reachable(&args.target.kafka, &args.target.store).await?;
-    let bin = bin_dir(args.bin_dir.as_deref())?;
+    let bin = bin_dir(
+        args.bin_dir.as_deref(),
+        &["edge", "enricher", "writer", "api"],
+    )?;
     let ns = Namespace::fresh(&args.target, "chaos").await?;
     let mut cameras: Vec<String> = ns.registry.cameras().map(|c| c.id.clone()).collect();
     cameras.sort();
     cameras.truncate(200);
-    let communes: Vec<String> = ns
-        .registry
-        .zones()
-        .filter(|z| z.level() == ZoneLevel::Commune)
-        .map(|z| z.id.clone())
-        .collect();
+    let communes: Vec<String> = ns.registry.communes().map(|z| z.id.clone()).collect();
     let province = ns
         .registry
         .zones()

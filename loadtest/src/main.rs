@@ -18,6 +18,7 @@ mod fill;
 mod ingest;
 mod query;
 mod report;
+mod streams;
 mod target;
 mod tracing_cost;
 
@@ -55,6 +56,10 @@ enum Command {
     /// The throughput cost of tracing: the same backlog drained by the
     /// enricher and writer with tracing off, then exporting every span.
     TracingCost(tracing_cost::TracingArgs),
+    /// Many live alert streams on one API process while alerts are raised
+    /// at a fixed rate: raised-to-received latency over every stream, and
+    /// the API process's memory and CPU.
+    Streams(streams::StreamsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,13 +78,13 @@ struct QueryArgs {
     #[command(flatten)]
     target: TargetArgs,
     /// Calls per second, mixed over the query shapes.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = vigil_runtime::flags::rate)]
     rate: f64,
     /// How long to run.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = vigil_runtime::flags::duration)]
     duration: Duration,
     /// Events/s ingested meanwhile (0: none).
-    #[arg(long, default_value_t = 200.0)]
+    #[arg(long, default_value_t = 200.0, value_parser = vigil_runtime::flags::rate)]
     ingest_rate: f64,
     /// Bearer token; default a fresh province-operator token in the
     /// target's keyspace.
@@ -94,17 +99,17 @@ struct CeilingArgs {
     #[command(flatten)]
     target: TargetArgs,
     /// Length of each measurement.
-    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "15s", value_parser = vigil_runtime::flags::duration)]
     step: Duration,
     /// CQL concurrencies tried (requests in flight).
     #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
     concurrency: Vec<usize>,
     /// Pipeline runs of the search (grown by half while lag stays bounded,
     /// then bisected), starting at the co-located ceiling.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = vigil_runtime::flags::count::<usize>)]
     search_steps: usize,
     /// Length of each pipeline run.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = vigil_runtime::flags::duration)]
     pipeline_step: Duration,
     #[arg(long)]
     report_dir: Option<PathBuf>,
@@ -225,7 +230,7 @@ struct QueryReport {
 async fn run_query(args: QueryArgs) -> anyhow::Result<()> {
     let target = Target::start(&args.target, "query").await?;
     let dir = report::directory(args.report_dir.as_deref(), "query")?;
-    let token = query::token(&target, args.token.as_deref()).await?;
+    let token = query::token(&target.keyspace, &target.registry, args.token.as_deref()).await?;
     let bar = progress(args.duration, "query")?;
     let ingestion = async {
         if args.ingest_rate <= 0.0 {
@@ -546,6 +551,104 @@ async fn run_tracing_cost(args: tracing_cost::TracingArgs) -> anyhow::Result<()>
     Ok(())
 }
 
+#[derive(Debug, Serialize)]
+struct StreamsReport {
+    command: &'static str,
+    streams: usize,
+    per_connection: usize,
+    rate: f64,
+    duration_s: f64,
+    produced: u64,
+    received: u64,
+    expected: u64,
+    ended_early: Vec<String>,
+    latency: Percentiles,
+    rss_before_streams_mib: f64,
+    rss_streams_open_mib: f64,
+    rss_peak_mib: f64,
+    cpu_mean_percent: f64,
+    cpu_max_percent: f64,
+    samples: Vec<streams::Sample>,
+}
+
+async fn run_streams(args: streams::StreamsArgs) -> anyhow::Result<()> {
+    let dir = report::directory(args.report_dir.as_deref(), "streams")?;
+    let bar = progress(args.duration, "streams")?;
+    let run = streams::run(&args, &bar).await?;
+    bar.finish_and_clear();
+    let cpu: Vec<f64> = run.samples.iter().map(|s| s.cpu_percent).collect();
+    let report = StreamsReport {
+        command: "streams",
+        streams: args.streams,
+        per_connection: args.per_connection,
+        rate: args.rate,
+        duration_s: args.duration.as_secs_f64(),
+        produced: run.produced,
+        received: run.received,
+        expected: run.expected,
+        ended_early: run.ended.clone(),
+        latency: Percentiles::of_micros(&run.latency),
+        rss_before_streams_mib: run.rss_before_mib,
+        rss_streams_open_mib: run.rss_open_mib,
+        rss_peak_mib: run
+            .samples
+            .iter()
+            .map(|s| s.rss_mib)
+            .fold(run.rss_open_mib, f64::max),
+        cpu_mean_percent: cpu.iter().sum::<f64>() / cpu.len().max(1) as f64,
+        cpu_max_percent: cpu.iter().copied().fold(0.0, f64::max),
+        samples: run.samples.clone(),
+    };
+    let l = report.latency;
+    report::print_table(
+        &format!(
+            "{} live alert streams on one API process, {} alerts/s for {:?}",
+            args.streams, args.rate, args.duration
+        ),
+        &[
+            "received / expected",
+            "ended early",
+            "latency p50 ms",
+            "p99",
+            "p99.9",
+            "max",
+            "RSS MiB before / open / peak",
+            "CPU % mean / max",
+        ],
+        vec![vec![
+            format!("{} / {}", report.received, report.expected),
+            report.ended_early.len().to_string(),
+            format!("{:.1}", l.p50_ms),
+            format!("{:.1}", l.p99_ms),
+            format!("{:.1}", l.p999_ms),
+            format!("{:.1}", l.max_ms),
+            format!(
+                "{:.0} / {:.0} / {:.0}",
+                report.rss_before_streams_mib, report.rss_streams_open_mib, report.rss_peak_mib
+            ),
+            format!(
+                "{:.1} / {:.1}",
+                report.cpu_mean_percent, report.cpu_max_percent
+            ),
+        ]],
+    );
+    for reason in report.ended_early.iter().take(3) {
+        println!("a stream ended early: {reason}");
+    }
+    let json = report::write_json(&dir, &report)?;
+    let png = report::chart(
+        &dir,
+        "vigil-loadtest streams",
+        &[],
+        &[Curve {
+            name: "raised to received",
+            histogram: &run.latency,
+        }],
+    )?;
+    println!("report: {} and {}", json.display(), png.display());
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // The in-process services log problems only; RUST_LOG overrides.
@@ -563,6 +666,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Ceiling(args) => run_ceiling(args).await,
         Command::Chaos(args) => run_chaos(args).await,
         Command::TracingCost(args) => run_tracing_cost(args).await,
+        Command::Streams(args) => run_streams(args).await,
     }
 }
 

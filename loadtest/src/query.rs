@@ -11,13 +11,13 @@ use chrono::Utc;
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 use tonic::transport::Channel;
-use vigil_domain::ZoneLevel;
+use vigil_domain::{Registry, ZoneLevel};
 use vigil_proto::v1::query_service_client::QueryServiceClient;
 use vigil_proto::v1::{
     CountEventsRequest, FleetStatusRequest, ListEventsRequest, PlateTrajectoryRequest, Role,
     TimeWindow,
 };
-use vigil_store::{TokenStore, mint_token};
+use vigil_store::{Keyspace, TokenStore, mint_token};
 
 use crate::target::Target;
 
@@ -42,14 +42,17 @@ pub(crate) struct ShapeResult {
 }
 
 /// A token for the load: the given one, or a fresh province-operator token
-/// written to the target's keyspace (expires in a day).
-pub(crate) async fn token(target: &Target, given: Option<&str>) -> anyhow::Result<String> {
+/// written to `keyspace` (expires in a day).
+pub(crate) async fn token(
+    keyspace: &Keyspace,
+    registry: &Registry,
+    given: Option<&str>,
+) -> anyhow::Result<String> {
     if let Some(token) = given {
         return Ok(token.to_owned());
     }
-    let store = TokenStore::prepare(&target.keyspace).await?;
-    let province = target
-        .registry
+    let store = TokenStore::prepare(keyspace).await?;
+    let province = registry
         .zones()
         .find(|z| z.level() == ZoneLevel::Province)
         .context("the registry has no province")?
@@ -93,7 +96,7 @@ fn window(back: chrono::Duration) -> Option<TimeWindow> {
 }
 
 /// `message` as a request carrying `token`.
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+pub(crate) fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.metadata_mut().insert(
         "authorization",

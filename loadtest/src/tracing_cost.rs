@@ -30,7 +30,7 @@ pub(crate) struct TracingArgs {
     #[command(flatten)]
     pub(crate) target: TargetArgs,
     /// Detections in the backlog each pass drains.
-    #[arg(long, default_value_t = 30_000)]
+    #[arg(long, default_value_t = 30_000, value_parser = vigil_runtime::flags::count::<usize>)]
     pub(crate) events: usize,
     /// Folder of the service binaries; default this binary's.
     #[arg(long)]
@@ -124,7 +124,10 @@ async fn pass(
     )
     .await?;
     backlog(&ns, events).await?;
-    let mut fleet = Fleet::new(ns, bin_dir(args.bin_dir.as_deref())?)?;
+    let mut fleet = Fleet::new(
+        ns,
+        bin_dir(args.bin_dir.as_deref(), &["enricher", "writer"])?,
+    )?;
     if let Some(endpoint) = otlp {
         fleet.env = vec![
             (

@@ -138,6 +138,30 @@ async fn every_subcommand_runs_and_reports() -> anyhow::Result<()> {
     assert!((0.0..=3.0).contains(&ratio), "{ratio}");
     assert!(number(&ceiling, "pipeline_over_min_single") >= 0.0);
 
+    // Live alert streams on a real API process (the vigil-api binary beside
+    // this one): every stream gets every alert.
+    let streams = run(&[
+        "streams",
+        "--streams",
+        "20",
+        "--per-connection",
+        "5",
+        "--rate",
+        "5",
+        "--duration",
+        "4s",
+    ])?;
+    let produced = number(&streams, "produced");
+    assert!(
+        (15.0..=30.0).contains(&produced),
+        "about 5/s for 4 s: {produced}"
+    );
+    assert_eq!(number(&streams, "received"), 20.0 * produced, "{streams}");
+    assert_eq!(streams["ended_early"].as_array().map(Vec::len), Some(0));
+    percentiles_are_sane(&streams["latency"]);
+    assert!(number(&streams, "rss_streams_open_mib") > 0.0);
+    assert!(streams["samples"].as_array().is_some_and(|s| s.len() >= 2));
+
     // Not running against a stack is a clear error, not a hang.
     let output = Command::new(env!("CARGO_BIN_EXE_vigil-loadtest"))
         .args([

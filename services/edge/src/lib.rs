@@ -50,23 +50,23 @@ pub struct Config {
     /// Bytes of detections the spool keeps while the uplink is down; when
     /// full, the oldest are dropped (and counted in
     /// vigil_edge_events_dropped_total). The file needs about twice this.
-    #[arg(long, env = "VIGIL_SPOOL_MAX_BYTES", default_value_t = 1 << 30)]
+    #[arg(long, env = "VIGIL_SPOOL_MAX_BYTES", default_value_t = 1 << 30, value_parser = vigil_runtime::flags::byte_size::<u64>)]
     pub spool_max_bytes: u64,
     /// Address of the HTTP server (ingest, /metrics, /healthz).
     #[arg(long, env = "VIGIL_HTTP_LISTEN", default_value = "127.0.0.1:8070")]
     pub http_listen: SocketAddr,
     /// Largest HTTP request body accepted, in bytes.
-    #[arg(long, env = "VIGIL_HTTP_MAX_BODY", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    #[arg(long, env = "VIGIL_HTTP_MAX_BODY", default_value_t = DEFAULT_MAX_BODY_BYTES, value_parser = vigil_runtime::flags::byte_size::<usize>)]
     pub http_max_body: usize,
     /// How often each camera's heartbeat is sent.
-    #[arg(long, env = "VIGIL_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "VIGIL_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = vigil_runtime::flags::duration)]
     pub heartbeat_interval: Duration,
     /// Cameras this agent serves, comma-separated; they get heartbeats even
     /// when quiet (cameras that send detections get them too).
     #[arg(long = "cameras", env = "VIGIL_CAMERAS", value_delimiter = ',')]
     pub served_cameras: Vec<String>,
     /// Most detections on their way to Kafka at once.
-    #[arg(long, env = "VIGIL_MAX_IN_FLIGHT", default_value_t = 10_000)]
+    #[arg(long, env = "VIGIL_MAX_IN_FLIGHT", default_value_t = 10_000, value_parser = vigil_runtime::flags::count::<usize>)]
     pub max_in_flight: usize,
     #[command(flatten)]
     pub kafka: KafkaArgs,
@@ -217,5 +217,34 @@ mod tests {
             std::time::Duration::from_secs(30)
         );
         assert_eq!(config.simulator.camera_count, 0);
+    }
+
+    /// A zero interval used to reach `tokio::time::interval` and panic
+    /// inside the heartbeat task; nonsense is refused naming the flag.
+    #[test]
+    fn nonsense_durations_sizes_and_counts_are_refused_naming_the_flag() {
+        for (flag, value) in [
+            ("--heartbeat-interval", "0s"),
+            ("--shutdown-grace", "0s"),
+            ("--spool-max-bytes", "0"),
+            ("--http-max-body", "lots"),
+            ("--max-in-flight", "0"),
+            ("--simulate-rate", "0"),
+            ("--log", "vigil_edge=loud"),
+        ] {
+            let error = Config::try_parse_from(["vigil-edge", "--site-id", "s1", flag, value])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(flag), "{flag} {value}: {error}");
+        }
+        let sized = Config::try_parse_from([
+            "vigil-edge",
+            "--site-id",
+            "s1",
+            "--spool-max-bytes",
+            "64MiB",
+        ])
+        .unwrap();
+        assert_eq!(sized.spool_max_bytes, 64 << 20);
     }
 }

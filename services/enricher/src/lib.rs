@@ -42,23 +42,23 @@ pub struct Config {
     #[arg(long, env = "VIGIL_ENRICHER_GROUP", default_value = "vigil-enricher")]
     pub group: String,
     /// Detections processed at once.
-    #[arg(long, env = "VIGIL_MAX_IN_FLIGHT", default_value_t = 512)]
+    #[arg(long, env = "VIGIL_MAX_IN_FLIGHT", default_value_t = 512, value_parser = vigil_runtime::flags::count::<usize>)]
     pub max_in_flight: usize,
     /// An event arriving this long after capture is flagged late.
-    #[arg(long, env = "VIGIL_LATE_AFTER", default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "VIGIL_LATE_AFTER", default_value = "10m", value_parser = vigil_runtime::flags::duration)]
     pub late_after: Duration,
     /// Captured further ahead than this (clock skew) is rejected.
-    #[arg(long, env = "VIGIL_MAX_FUTURE_SKEW", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "VIGIL_MAX_FUTURE_SKEW", default_value = "5m", value_parser = vigil_runtime::flags::duration)]
     pub max_future_skew: Duration,
     /// Captured longer ago than this is rejected (it would expire at once).
-    #[arg(long, env = "VIGIL_MAX_EVENT_AGE", default_value = "90days", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "VIGIL_MAX_EVENT_AGE", default_value = "90days", value_parser = vigil_runtime::flags::duration)]
     pub max_age: Duration,
     /// Address serving /metrics and /healthz.
     #[arg(long, env = "VIGIL_METRICS_LISTEN", default_value = "127.0.0.1:8071")]
     pub metrics_listen: SocketAddr,
     /// How often the consumer lag per partition is measured (two broker
     /// requests per partition, off the processing path).
-    #[arg(long, env = "VIGIL_LAG_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "VIGIL_LAG_INTERVAL", default_value = "15s", value_parser = vigil_runtime::flags::duration)]
     pub lag_interval: Duration,
     #[command(flatten)]
     pub log: LogArgs,
@@ -269,5 +269,21 @@ mod tests {
             config.policy().late_after,
             std::time::Duration::from_secs(600)
         );
+    }
+
+    /// `--lag-interval 0s` used to panic inside the lag task.
+    #[test]
+    fn nonsense_values_are_refused_naming_the_flag() {
+        for (flag, value) in [
+            ("--lag-interval", "0s"),
+            ("--late-after", "0s"),
+            ("--max-in-flight", "0"),
+            ("--max-age", "1000years"),
+        ] {
+            let error = Config::try_parse_from(["vigil-enricher", flag, value])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(flag), "{flag} {value}: {error}");
+        }
     }
 }

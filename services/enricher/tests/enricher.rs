@@ -327,6 +327,11 @@ async fn authenticates_with_sasl_and_never_logs_the_password() -> anyhow::Result
             "run {run} over SASL; its log:\n{output}"
         );
         assert!(!output.contains(password), "run {run} logged the password");
+        // Written to a file, the log carries no terminal colour codes.
+        assert!(
+            !output.contains('\u{1b}'),
+            "run {run} wrote ANSI escapes to a file:\n{output}"
+        );
     }
 
     // A wrong password: refused by the broker, said at ERROR, not logged.

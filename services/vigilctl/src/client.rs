@@ -118,7 +118,7 @@ pub type Row = Vec<(&'static str, String)>;
 #[derive(Debug, Clone, clap::Args)]
 pub struct WindowArgs {
     /// How far back from now, e.g. 1h, 30min, 7days.
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = vigil_runtime::flags::duration)]
     pub since: Duration,
     /// Start (RFC 3339, e.g. 2026-11-28T22:00:00+07:00); overrides --since.
     #[arg(long)]

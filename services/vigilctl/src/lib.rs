@@ -9,6 +9,7 @@ pub mod demo;
 pub mod manage;
 pub mod query;
 pub mod registry;
+pub mod report;
 pub mod setup;
 pub mod token;
 

@@ -6,13 +6,14 @@ use vigil_proto::v1::audit_service_client::AuditServiceClient;
 use vigil_proto::v1::extraction_service_client::ExtractionServiceClient;
 use vigil_proto::v1::registry_service_client::RegistryServiceClient;
 use vigil_proto::v1::{
-    AddWatchlistEntryRequest, CreateExtractionRequest, Extraction, ExtractionQuery,
+    AddWatchlistEntryRequest, AuditEntry, CreateExtractionRequest, Extraction, ExtractionQuery,
     ExtractionStatsRequest, GetExtractionRequest, GetTeamRequest, ListAuditRequest,
     ListCamerasRequest, ListExtractionsRequest, ListWatchlistRequest, ListZonesRequest,
-    RemoveWatchlistEntryRequest, Role, WhoAmIRequest, list_extractions_request::Filter,
+    RemoveWatchlistEntryRequest, WhoAmIRequest, list_extractions_request::Filter,
 };
 
 use crate::client::{ApiArgs, Row, WindowArgs, enum_name, kind_name, local_time, timestamp};
+use crate::token::role_name;
 
 #[derive(Debug, clap::Args)]
 pub struct ZonesArgs {
@@ -157,7 +158,7 @@ enum WatchlistCommand {
         #[arg(long)]
         reason: String,
         /// 1 (highest) to 5.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = vigil_runtime::flags::count::<u32>)]
         priority: u32,
         /// When to stop watching (RFC 3339).
         #[arg(long)]
@@ -423,19 +424,19 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
         .await?
         .into_inner()
         .entries;
+    if api.json {
+        // The query as structured fields rather than one line of text.
+        let objects: Vec<serde_json::Value> = entries.iter().map(audit_json).collect();
+        println!("{}", serde_json::to_string_pretty(&objects)?);
+        return Ok(());
+    }
     let rows: Vec<Row> = entries
         .into_iter()
         .map(|e| {
             vec![
                 ("at (UTC+7)", local_time(e.at.as_ref())),
                 ("who", format!("{} ({})", e.actor_name, e.token_id)),
-                (
-                    "role",
-                    enum_name(
-                        Role::try_from(e.role).ok().map(|r| r.as_str_name()),
-                        "ROLE_",
-                    ),
-                ),
+                ("role", role_name(e.role)),
                 ("action", e.action),
                 ("reason", e.reason),
                 ("query", e.query),
@@ -446,6 +447,32 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
         .collect();
     api.print(&rows);
     Ok(())
+}
+
+/// An audit entry for `--json`: the query as an object of its fields
+/// (`{"plate": "36B123456", "fuzzy": "true", ...}`).
+fn audit_json(entry: &AuditEntry) -> serde_json::Value {
+    let query: serde_json::Map<String, serde_json::Value> = entry
+        .query_fields
+        .iter()
+        .map(|field| (field.name.clone(), field.value.clone().into()))
+        .collect();
+    serde_json::json!({
+        "at": entry
+            .at
+            .as_ref()
+            .and_then(|at| DateTime::from_timestamp(at.seconds, 0))
+            .map(|at| at.to_rfc3339()),
+        "who": entry.actor_name,
+        "token_id": entry.token_id,
+        "role": role_name(entry.role),
+        "action": entry.action,
+        "reason": entry.reason,
+        "query": query,
+        "query_text": entry.query,
+        "results": entry.result_count,
+        "outcome": entry.outcome,
+    })
 }
 
 #[derive(Debug, clap::Args)]
@@ -463,7 +490,7 @@ pub async fn whoami(args: WhoAmIArgs) -> anyhow::Result<()> {
     api.print(&[vec![
         ("token", me.token_id.clone()),
         ("name", me.name.clone()),
-        ("role", enum_name(Some(me.role().as_str_name()), "ROLE_")),
+        ("role", role_name(me.role)),
         ("zone", me.zone_id),
     ]]);
     Ok(())

@@ -51,10 +51,10 @@ pub struct EventsArgs {
     #[arg(long = "camera")]
     cameras: Vec<String>,
     /// Events per page.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = vigil_runtime::flags::count::<u32>)]
     page_size: u32,
     /// Pages to fetch (newest first).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = vigil_runtime::flags::count::<u32>)]
     pages: u32,
 }
 
@@ -390,7 +390,7 @@ pub struct AlertsArgs {
     #[arg(long)]
     limit: Option<usize>,
     /// Stop after this long (e.g. 30s); default never.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = vigil_runtime::flags::duration)]
     duration: Option<Duration>,
 }
 

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use clap::ValueEnum;
+use serde::Serialize;
 use vigil_domain::ZoneLevel;
 use vigil_proto::v1::Role;
-use vigil_store::{RegistryStore, StoreArgs, TokenStore, mint_token};
+use vigil_store::{RegistryStore, StoreArgs, TokenRecord, TokenStore, mint_token};
 
 #[derive(Debug, clap::Args)]
 pub struct TokenArgs {
@@ -33,6 +35,16 @@ enum RoleArg {
 }
 
 impl RoleArg {
+    fn of(role: Role) -> Option<Self> {
+        match role {
+            Role::ProvinceOperator => Some(Self::ProvinceOperator),
+            Role::CommunePolice => Some(Self::CommunePolice),
+            Role::TeamCaptain => Some(Self::TeamCaptain),
+            Role::Auditor => Some(Self::Auditor),
+            Role::Unspecified => None,
+        }
+    }
+
     fn role(self) -> Role {
         match self {
             Self::ProvinceOperator => Role::ProvinceOperator,
@@ -48,6 +60,68 @@ impl RoleArg {
             Self::ProvinceOperator | Self::Auditor => ZoneLevel::Province,
             Self::CommunePolice => ZoneLevel::Commune,
             Self::TeamCaptain => ZoneLevel::Village,
+        }
+    }
+
+    /// As typed after `--role`: `team-captain`.
+    fn name(self) -> String {
+        self.to_possible_value()
+            .map(|value| value.get_name().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// A role's number as typed after `--role`, e.g. `team-captain`
+/// (`unspecified` for a number no role has).
+pub fn role_name(role: i32) -> String {
+    Role::try_from(role)
+        .ok()
+        .and_then(RoleArg::of)
+        .map_or_else(|| "unspecified".to_owned(), RoleArg::name)
+}
+
+fn level_name(level: ZoneLevel) -> &'static str {
+    match level {
+        ZoneLevel::Province => "province",
+        ZoneLevel::Commune => "commune",
+        ZoneLevel::Village => "village",
+    }
+}
+
+/// A token as `token list --json` and `token issue --json` print it.
+#[derive(Debug, Serialize)]
+struct TokenView {
+    token_id: String,
+    name: String,
+    role: String,
+    zone: String,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    /// `active`, `expired` or `revoked`.
+    state: &'static str,
+    /// The bearer token itself: only when issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+impl TokenView {
+    fn of(record: &TokenRecord, now: DateTime<Utc>) -> Self {
+        let state = match (record.revoked_at, record.expires_at) {
+            (Some(_), _) => "revoked",
+            (None, Some(at)) if at <= now => "expired",
+            (None, _) => "active",
+        };
+        Self {
+            token_id: record.token_id.clone(),
+            name: record.name.clone(),
+            role: role_name(record.role),
+            zone: record.zone_id.clone(),
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            revoked_at: record.revoked_at,
+            state,
+            token: None,
         }
     }
 }
@@ -66,14 +140,21 @@ enum TokenCommand {
         #[arg(long)]
         zone: String,
         /// Lifetime, e.g. 90days; default no expiry.
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = vigil_runtime::flags::duration)]
         expires_in: Option<Duration>,
         /// Also write the token to this file (mode 600).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Print the token and its record as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List tokens (ids and holders, never secrets).
-    List,
+    List {
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a token by id; the API refuses it from the next call.
     Revoke { token_id: String },
 }
@@ -90,6 +171,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
             zone,
             expires_in,
             output,
+            json,
         } => {
             let registry = RegistryStore::prepare(&keyspace).await?.load().await?;
             let Some(found) = registry.zone(&zone) else {
@@ -97,9 +179,10 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
             };
             if found.level() != role.level() {
                 bail!(
-                    "a {role:?} token needs a {:?}-level zone; {zone} is a {:?}",
-                    role.level(),
-                    found.level()
+                    "a {} token needs a {}-level zone; {zone} is {}-level",
+                    role.name(),
+                    level_name(role.level()),
+                    level_name(found.level())
                 );
             }
             let expires_at = expires_in
@@ -112,20 +195,40 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
                 write_secret(&path, &token)?;
                 eprintln!("token {} written to {}", record.token_id, path.display());
             }
-            println!("{token}");
+            if json {
+                let view = TokenView {
+                    token: Some(token),
+                    ..TokenView::of(&record, Utc::now())
+                };
+                println!("{}", serde_json::to_string_pretty(&view)?);
+            } else {
+                println!("{token}");
+            }
         }
-        TokenCommand::List => {
-            for t in tokens.list().await? {
-                let role = Role::try_from(t.role).map_or("?", |r| r.as_str_name());
+        TokenCommand::List { json } => {
+            let now = Utc::now();
+            let views: Vec<TokenView> = tokens
+                .list()
+                .await?
+                .iter()
+                .map(|t| TokenView::of(t, now))
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&views)?);
+                return Ok(());
+            }
+            for t in &views {
                 let state = match (t.revoked_at, t.expires_at) {
                     (Some(at), _) => format!("revoked {}", at.to_rfc3339()),
-                    (None, Some(at)) if at <= Utc::now() => format!("expired {}", at.to_rfc3339()),
+                    (None, Some(at)) if t.state == "expired" => {
+                        format!("expired {}", at.to_rfc3339())
+                    }
                     (None, Some(at)) => format!("expires {}", at.to_rfc3339()),
-                    (None, None) => "active".to_owned(),
+                    (None, None) => t.state.to_owned(),
                 };
                 println!(
                     "{}  {:<24} {:<22} {:<24} {state}",
-                    t.token_id, t.name, role, t.zone_id
+                    t.token_id, t.name, t.role, t.zone
                 );
             }
         }
@@ -152,4 +255,20 @@ fn write_secret(path: &std::path::Path, token: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     writeln!(file, "{token}")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_print_as_typed() {
+        assert_eq!(role_name(Role::TeamCaptain.into()), "team-captain");
+        assert_eq!(
+            role_name(Role::ProvinceOperator.into()),
+            "province-operator"
+        );
+        assert_eq!(role_name(0), "unspecified");
+        assert_eq!(role_name(99), "unspecified");
+    }
 }

@@ -60,7 +60,7 @@ use uuid::Uuid;
 use vigil_bus::pipeline::Effect;
 use vigil_bus::registry::SharedRegistry;
 use vigil_bus::{KafkaConsumer, KafkaProducer, produce_until_acked, trace};
-use vigil_domain::{Registry, ZoneLevel};
+use vigil_domain::Registry;
 use vigil_proto::v1::{Alert, AlertKind, Heartbeat, ResponsibleTeam};
 use vigil_store::StatusStore;
 
@@ -223,7 +223,7 @@ impl Liveness {
                 let mut offline = offline_by_commune(&registry, tracker.offline_cameras());
                 // Every commune gets a value, 0 included, so a dashboard
                 // lists them all (166 series, bounded).
-                for commune in registry.zones().filter(|z| z.level() == ZoneLevel::Commune) {
+                for commune in registry.communes() {
                     offline.entry(commune.id.clone()).or_insert(0);
                 }
                 (silent, offline)

@@ -261,6 +261,11 @@ impl Registry {
         self.zones.values()
     }
 
+    /// The communes and wards (zones one level below the province).
+    pub fn communes(&self) -> impl Iterator<Item = &Zone> {
+        self.zones().filter(|z| z.level() == ZoneLevel::Commune)
+    }
+
     pub fn teams(&self) -> impl ExactSizeIterator<Item = &Team> {
         self.teams.values()
     }

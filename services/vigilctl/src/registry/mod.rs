@@ -6,6 +6,7 @@
 pub mod file;
 pub mod records;
 mod seed;
+mod show;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use vigil_store::{RegistryStore, StoreArgs};
 
 use file::{Format, Kind, LocatedRecords, Location};
 use records::RegistryDocument;
+use show::{CountsView, View};
 
 /// How many database writes run at once.
 const WRITE_CONCURRENCY: usize = 128;
@@ -41,7 +43,7 @@ enum RegistryCommand {
     /// Generate a synthetic Thanh Hoa-like province (deterministic by seed).
     Seed {
         /// How many cameras to place.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = vigil_runtime::flags::count::<usize>)]
         cameras: usize,
         /// Random seed; the same seed always yields the same province.
         #[arg(long, default_value_t = 36)]
@@ -82,6 +84,9 @@ enum RegistryCommand {
         zone: Option<String>,
         #[arg(long)]
         team: Option<String>,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -159,14 +164,20 @@ pub async fn run(args: RegistryArgs) -> anyhow::Result<()> {
                 None => file::write(std::io::stdout().lock(), &document, format, kind)?,
             }
         }
-        RegistryCommand::Show { camera, zone, team } => {
+        RegistryCommand::Show {
+            camera,
+            zone,
+            team,
+            json,
+        } => {
             let registry = target.store.load().await?;
-            match (camera, zone, team) {
-                (Some(id), _, _) => show_camera(&registry, &id)?,
-                (_, Some(id), _) => show_zone(&registry, &id)?,
-                (_, _, Some(id)) => show_team(&registry, &id)?,
-                _ => print_counts(&registry.counts()),
-            }
+            let view = match (camera, zone, team) {
+                (Some(id), _, _) => View::camera(&registry, &id)?,
+                (_, Some(id), _) => View::zone(&registry, &id)?,
+                (_, _, Some(id)) => View::team(&registry, &id)?,
+                _ => View::Counts(registry.counts().into()),
+            };
+            view.print(json)?;
         }
     }
     Ok(())
@@ -308,93 +319,7 @@ fn report_errors(errors: &[String], outcome: &str) -> String {
 }
 
 fn print_counts(counts: &RegistryCounts) {
-    let rows = [
-        ("provinces", counts.provinces),
-        ("communes and wards", counts.communes),
-        ("villages, hamlets, residential groups", counts.villages),
-        ("security teams", counts.teams),
-        ("team members", counts.members),
-        ("cameras", counts.cameras),
-        ("watchlist entries", counts.watchlist),
-    ];
-    for (what, count) in rows {
-        println!("{count:>8}  {what}");
-    }
-}
-
-fn show_camera(registry: &Registry, id: &str) -> anyhow::Result<()> {
-    let camera = registry
-        .camera(id)
-        .with_context(|| format!("no camera {id:?}"))?;
-    let zone = registry.zone(&camera.zone_id);
-    println!("camera     {}", camera.id);
-    println!("kind       {}", camera.kind.as_str_name());
-    println!("owner      {}", camera.owner.as_str_name());
-    println!(
-        "position   {:.5}, {:.5}",
-        camera.position.latitude, camera.position.longitude
-    );
-    println!("installed  {}", camera.installed_on);
-    println!(
-        "zone       {} ({})",
-        camera.zone_id,
-        zone.map(|z| z.path.join(" > ")).unwrap_or_default()
-    );
-    if let Some(unit) = registry
-        .commune_of(&camera.zone_id)
-        .and_then(|c| c.police_unit.as_deref())
-    {
-        println!("police     {unit}");
-    }
-    if let Some(team) = registry.team_for_zone(&camera.zone_id) {
-        print_team(team);
-    }
-    Ok(())
-}
-
-fn show_zone(registry: &Registry, id: &str) -> anyhow::Result<()> {
-    let zone = registry
-        .zone(id)
-        .with_context(|| format!("no zone {id:?}"))?;
-    let children = registry
-        .zones()
-        .filter(|z| z.parent_id.as_deref() == Some(id))
-        .count();
-    let prefix = format!("{id}.");
-    let cameras = registry
-        .cameras()
-        .filter(|c| c.zone_id == id || c.zone_id.starts_with(&prefix))
-        .count();
-    println!("zone       {} ({})", zone.id, zone.kind.as_str_name());
-    println!("path       {}", zone.path.join(" > "));
-    println!("subzones   {children}");
-    println!("cameras    {cameras}");
-    if let Some(unit) = &zone.police_unit {
-        println!("police     {unit}");
-    }
-    if let Some(team) = registry.team_for_zone(id) {
-        print_team(team);
-    }
-    Ok(())
-}
-
-fn show_team(registry: &Registry, id: &str) -> anyhow::Result<()> {
-    let team = registry
-        .team(id)
-        .with_context(|| format!("no team {id:?}"))?;
-    println!("zone       {}", team.zone_id);
-    print_team(team);
-    Ok(())
-}
-
-fn print_team(team: &Team) {
-    println!("team       {} ({})", team.name, team.id);
-    for member in &team.members {
-        println!(
-            "  {:<8} {:<24} {}",
-            member.role.as_str_name().trim_start_matches("MEMBER_ROLE_"),
-            member.name,
-            member.phone
-        );
+    for line in CountsView::from(*counts).lines() {
+        println!("{line}");
     }
 }

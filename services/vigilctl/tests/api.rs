@@ -1,0 +1,254 @@
+//! vigilctl's API commands against a real vigil-api (in-process, over the
+//! test's topics and keyspace), checking what a person reads: errors as
+//! words and the server's message, enumerations as words, `--json`.
+
+use std::process::{Command, Output};
+
+use anyhow::{Context, ensure};
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use vigil_domain::Registry;
+use vigil_proto::v1::Role;
+use vigil_store::{TokenStore, mint_token};
+use vigil_synth::{ProvinceSpec, province};
+use vigil_testkit::{TestEnv, install_registry};
+
+/// A vigil-api serving a small synthetic province.
+struct Api {
+    env: TestEnv,
+    registry: Registry,
+    url: String,
+    stop: CancellationToken,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Api {
+    async fn start(tag: &str) -> anyhow::Result<Self> {
+        let env = TestEnv::new(tag).await?;
+        let registry = province(&ProvinceSpec {
+            cameras: 200,
+            seed: 36,
+        });
+        install_registry(&env.kafka, &env.keyspace, &registry).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let config = vigil_api::Config::parse_from([
+            "vigil-api",
+            "--topic-prefix",
+            &env.kafka.topic_prefix,
+            "--keyspace",
+            &env.store.keyspace,
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ]);
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(vigil_api::serve(config, listener, stop.clone()));
+        Ok(Self {
+            env,
+            registry,
+            url,
+            stop,
+            server,
+        })
+    }
+
+    /// A token for `role` scoped to `zone`.
+    async fn token(&self, role: Role, zone: &str) -> anyhow::Result<String> {
+        let (token, record) = mint_token("test", role.into(), zone, None);
+        TokenStore::prepare(&self.env.keyspace)
+            .await?
+            .insert(&record)
+            .await?;
+        Ok(token)
+    }
+
+    /// Communes of the province, in id order.
+    fn communes(&self) -> Vec<String> {
+        self.registry.communes().map(|z| z.id.clone()).collect()
+    }
+
+    /// Runs `vigilctl <args>` against this API with `token`.
+    fn vigilctl(&self, token: &str, args: &[&str]) -> anyhow::Result<Output> {
+        Command::new(env!("CARGO_BIN_EXE_vigilctl"))
+            .args(args)
+            .env("VIGIL_API_URL", &self.url)
+            .env("VIGIL_API_TOKEN", token)
+            .env("VIGIL_TOPIC_PREFIX", &self.env.kafka.topic_prefix)
+            .env("VIGIL_CQL_KEYSPACE", &self.env.store.keyspace)
+            .output()
+            .context("running vigilctl")
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.server.await?
+    }
+}
+
+fn succeed(output: Output) -> anyhow::Result<String> {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    ensure!(
+        output.status.success(),
+        "vigilctl failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(stdout)
+}
+
+fn json(output: Output) -> anyhow::Result<serde_json::Value> {
+    let stdout = succeed(output)?;
+    serde_json::from_str(&stdout).with_context(|| format!("not JSON: {stdout}"))
+}
+
+#[tokio::test]
+async fn a_refusal_reads_as_words_and_the_servers_message() -> anyhow::Result<()> {
+    let api = Api::start("ctl_refusal").await?;
+    let communes = api.communes();
+    let token = api.token(Role::CommunePolice, &communes[0]).await?;
+
+    let output = api.vigilctl(&token, &["events", "--zone", &communes[1]])?;
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "error: permission denied: zone {} is outside this token's scope ({})",
+            communes[1], communes[0]
+        )
+    );
+    api.stop().await
+}
+
+#[tokio::test]
+async fn enumerations_print_as_words() -> anyhow::Result<()> {
+    let api = Api::start("ctl_words").await?;
+    let captain_zone = api
+        .registry
+        .cameras()
+        .next()
+        .context("a camera")?
+        .zone_id
+        .clone();
+    let operator = api.token(Role::ProvinceOperator, "th").await?;
+    let captain = api.token(Role::TeamCaptain, &captain_zone).await?;
+
+    let me = json(api.vigilctl(&captain, &["whoami", "--json"])?)?;
+    assert_eq!(me[0]["role"], "team-captain", "{me}");
+    let table = succeed(api.vigilctl(&captain, &["whoami"])?)?;
+    assert!(table.contains("team-captain"), "{table}");
+
+    let zones = json(api.vigilctl(&operator, &["zones", "--parent", "th", "--json"])?)?;
+    let kinds: Vec<&str> = zones
+        .as_array()
+        .context("a list")?
+        .iter()
+        .filter_map(|z| z["kind"].as_str())
+        .collect();
+    assert_eq!(kinds.len(), 166, "{zones}");
+    assert!(
+        kinds.iter().all(|k| ["commune", "ward"].contains(k)),
+        "{kinds:?}"
+    );
+
+    let team = json(api.vigilctl(&operator, &["team", "--zone", &captain_zone, "--json"])?)?;
+    assert_eq!(team[0]["role"], "captain", "{team}");
+
+    // `token` works on the database: the same words, and --json.
+    let issued = json(api.vigilctl(
+        &operator,
+        &[
+            "token",
+            "issue",
+            "--name",
+            "desk-2",
+            "--role",
+            "team-captain",
+            "--zone",
+            &captain_zone,
+            "--json",
+        ],
+    )?)?;
+    assert_eq!(issued["role"], "team-captain", "{issued}");
+    assert!(
+        issued["token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("vgl_")),
+        "{issued}"
+    );
+    let listed = json(api.vigilctl(&operator, &["token", "list", "--json"])?)?;
+    let desk = listed
+        .as_array()
+        .context("a list")?
+        .iter()
+        .find(|t| t["name"] == "desk-2")
+        .context("the issued token is listed")?;
+    assert_eq!(desk["role"], "team-captain");
+    assert_eq!(desk["state"], "active");
+    assert!(
+        desk.get("token").is_none(),
+        "a listed token shows no secret"
+    );
+    let lines = succeed(api.vigilctl(&operator, &["token", "list"])?)?;
+    assert!(
+        lines.contains("team-captain") && !lines.contains("ROLE_"),
+        "{lines}"
+    );
+
+    let refused = api.vigilctl(
+        &operator,
+        &[
+            "token",
+            "issue",
+            "--name",
+            "desk-3",
+            "--role",
+            "team-captain",
+            "--zone",
+            "th",
+        ],
+    )?;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("a team-captain token needs a village-level zone; th is province-level"),
+        "{stderr}"
+    );
+    api.stop().await
+}
+
+#[tokio::test]
+async fn the_audit_log_reads_as_written_and_as_fields() -> anyhow::Result<()> {
+    let api = Api::start("ctl_audit").await?;
+    let operator = api.token(Role::ProvinceOperator, "th").await?;
+    let auditor = api.token(Role::Auditor, "th").await?;
+    succeed(api.vigilctl(
+        &operator,
+        &[
+            "watchlist",
+            "add",
+            "36B-123.45",
+            "--reason",
+            "stolen car",
+            "--priority",
+            "2",
+            "--expires",
+            "2099-12-04T01:14:00+07:00",
+        ],
+    )?)?;
+
+    let table = succeed(api.vigilctl(&auditor, &["audit"])?)?;
+    assert!(
+        table.contains("plate=36B-123.45 priority=2 expires=2099-12-04 01:14 +07"),
+        "{table}"
+    );
+    assert!(!table.contains("Some("), "no Rust Debug text: {table}");
+
+    let entries = json(api.vigilctl(&auditor, &["audit", "--json"])?)?;
+    let added = &entries[0];
+    assert_eq!(added["action"], "AddWatchlistEntry", "{entries}");
+    assert_eq!(added["role"], "province-operator", "{added}");
+    assert_eq!(added["query"]["plate"], "36B-123.45", "{added}");
+    assert_eq!(added["query"]["priority"], "2", "{added}");
+    assert_eq!(added["query"]["expires"], "2099-12-04 01:14 +07", "{added}");
+    api.stop().await
+}
