@@ -9,7 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use prost::Message as _;
 use vigil_proto::v1 as pb;
-use vigil_request::{Cursor, PageTokens, Window, checked_kinds, page_size};
+use vigil_request::{Cursor, EARLIEST_S, LATEST_S, PageTokens, Window, checked_kinds, page_size};
 
 const MAX_DAYS: i64 = 31;
 
@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     match Window::parse(request.window.as_ref(), "window", MAX_DAYS) {
         Ok(window) => {
             assert!(window.start_ms < window.end_ms);
+            assert!(EARLIEST_S * 1000 <= window.start_ms && window.end_ms < LATEST_S * 1000);
             assert!(window.end_ms - window.start_ms <= MAX_DAYS * 86_400_000);
             let _ = (window.start(), window.end());
         }

@@ -152,6 +152,18 @@ impl Authenticator {
             zone_id: record.zone_id,
         })
     }
+
+    /// Whether the token `token_id` is still valid (not revoked, not
+    /// expired, not deleted): re-checked while a stream stays open, so a
+    /// revocation takes effect on open streams too.
+    pub(crate) async fn still_valid(&self, token_id: &str) -> ApiResult<()> {
+        let record = self
+            .tokens
+            .get(token_id)
+            .await?
+            .ok_or_else(|| ApiError::Unauthenticated("the token no longer exists".into()))?;
+        check_validity(record.revoked_at, record.expires_at, Utc::now())
+    }
 }
 
 fn check_validity(

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, RwLockReadGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use prost::Message;
@@ -19,11 +19,12 @@ use vigil_store::{
     StatusStore, StoreError,
 };
 
-use crate::alerts::LiveAlerts;
+use crate::alerts::{LiveAlerts, StreamSlots};
 use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics;
 use vigil_request::PageTokens;
+use vigil_request::audit::AuditQuery;
 
 /// Bounds on what one request may ask for.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +60,10 @@ pub(crate) struct Backend {
     pub(crate) limits: Limits,
     /// The one reader of live alerts every stream shares.
     pub(crate) alerts: Arc<LiveAlerts>,
+    /// Caps on open live alert streams.
+    pub(crate) stream_slots: Arc<StreamSlots>,
+    /// How often an open stream's token is checked again.
+    pub(crate) token_recheck: Duration,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -74,11 +79,7 @@ impl Target {
     /// The communes whose partitions hold the zone's events.
     pub(crate) fn communes(&self, registry: &Registry) -> Vec<String> {
         match self {
-            Self::Province(_) => registry
-                .zones()
-                .filter(|zone| zone.level() == ZoneLevel::Commune)
-                .map(|zone| zone.id.clone())
-                .collect(),
+            Self::Province(_) => registry.communes().map(|zone| zone.id.clone()).collect(),
             Self::Commune(id) | Self::Village { commune: id, .. } => vec![id.clone()],
         }
     }
@@ -162,39 +163,84 @@ impl Backend {
         Ok(event)
     }
 
-    /// Writes an audit entry for a sensitive call and returns its result;
-    /// if the entry cannot be written the call fails (nothing is returned
-    /// unaudited).
-    pub(crate) async fn audited<T>(
-        &self,
+    /// Runs a sensitive call so that no cancellation can skip its audit.
+    /// A detached task appends the attempt, acts only once the attempt is
+    /// stored, then appends the outcome (pointing at the attempt); the
+    /// call's own future only waits for that task, so a client that
+    /// cancels or sends a tiny `grpc-timeout` stops nothing half-way: every
+    /// change has its attempt and outcome rows, and an attempt that was
+    /// never acted on still leaves its attempt row. If the attempt cannot
+    /// be stored nothing is done; if the outcome cannot, the call fails.
+    pub(crate) async fn audited<T, Act>(
+        self: &Arc<Self>,
         caller: &Caller,
         action: &str,
         reason: &str,
-        query: String,
-        result: ApiResult<(T, usize)>,
-    ) -> ApiResult<T> {
-        let (outcome, count) = match &result {
-            Ok((_, count)) => ("OK".to_owned(), *count),
-            Err(error) => (format!("{:?}", error.code()), 0),
-        };
-        let now = Utc::now();
-        let entry = AuditEntry {
-            audit_id: Uuid::now_v7().to_string(),
-            at: Some(prost_types::Timestamp {
-                seconds: now.timestamp(),
-                nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
-            }),
-            token_id: caller.token_id.clone(),
-            actor_name: caller.name.clone(),
-            role: caller.role.into(),
-            action: action.to_owned(),
-            reason: reason.to_owned(),
-            query,
-            result_count: count as u64,
-            outcome,
-        };
-        self.stores.audit.append(&entry).await?;
-        result.map(|(value, _)| value)
+        query: &AuditQuery,
+        act: Act,
+    ) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        Act: Future<Output = ApiResult<(T, usize)>> + Send + 'static,
+    {
+        let attempt = audit_entry(caller, action, reason, query);
+        let backend = Arc::clone(self);
+        let task = tokio::spawn(
+            async move {
+                backend.stores.audit.append(&attempt).await?;
+                let result = act.await;
+                let (outcome, count) = match &result {
+                    Ok((_, count)) => ("OK".to_owned(), *count),
+                    Err(error) => (format!("{:?}", error.code()), 0),
+                };
+                let closing = AuditEntry {
+                    audit_id: Uuid::now_v7().to_string(),
+                    at: Some(now()),
+                    attempt_id: attempt.audit_id.clone(),
+                    result_count: count as u64,
+                    outcome,
+                    ..attempt
+                };
+                backend.stores.audit.append(&closing).await?;
+                result.map(|(value, _)| value)
+            }
+            .in_current_span(),
+        );
+        task.await.unwrap_or_else(|failed| {
+            Err(ApiError::Internal(format!(
+                "the audited {action} call failed: {failed}"
+            )))
+        })
+    }
+}
+
+/// The attempt entry of a sensitive call, before it acts.
+fn audit_entry(caller: &Caller, action: &str, reason: &str, query: &AuditQuery) -> AuditEntry {
+    AuditEntry {
+        audit_id: Uuid::now_v7().to_string(),
+        at: Some(now()),
+        token_id: caller.token_id.clone(),
+        actor_name: caller.name.clone(),
+        role: caller.role.into(),
+        action: action.to_owned(),
+        reason: reason.to_owned(),
+        query: query.line(),
+        query_fields: query.fields().to_vec(),
+        result_count: 0,
+        outcome: AUDIT_STARTED.to_owned(),
+        attempt_id: String::new(),
+    }
+}
+
+/// The outcome of an audit entry that records an attempt.
+pub(crate) const AUDIT_STARTED: &str = "STARTED";
+
+/// The current time as a protobuf timestamp.
+fn now() -> prost_types::Timestamp {
+    let now = Utc::now();
+    prost_types::Timestamp {
+        seconds: now.timestamp(),
+        nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
     }
 }
 

@@ -24,6 +24,12 @@ pub(crate) enum ApiError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Bus(#[from] vigil_bus::BusError),
+    /// A limit on what is open at once was reached (streams); says which.
+    #[error("{0}")]
+    Exhausted(String),
+    /// A bug (a task that panicked); the cause is logged, not returned.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -42,6 +48,8 @@ impl ApiError {
             Self::NotFound(_) => Code::NotFound,
             Self::TooLarge(_) => Code::FailedPrecondition,
             Self::Store(_) | Self::Bus(_) => Code::Unavailable,
+            Self::Exhausted(_) => Code::ResourceExhausted,
+            Self::Internal(_) => Code::Internal,
         }
     }
 }
@@ -59,6 +67,10 @@ impl From<ApiError> for Status {
                 // backend is unavailable and may retry.
                 error!(%error, "Backend failure.");
                 Status::unavailable("the event store or the bus is unavailable; retry")
+            }
+            ApiError::Internal(_) => {
+                error!(%error, "Internal failure.");
+                Status::internal("internal error")
             }
             _ => Status::new(error.code(), error.to_string()),
         }

@@ -26,6 +26,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::fanout::buckets;
 use crate::query::MAX_REPORT_DAYS;
 use vigil_request::Window;
+use vigil_request::audit::AuditQuery;
 
 /// Events fetched per round while an extraction is collected.
 const EXTRACTION_PAGE: usize = 1_000;
@@ -299,6 +300,21 @@ impl Backend {
     }
 }
 
+/// What an extraction asked for, for the audit log.
+fn extraction_audit_query(request: &CreateExtractionRequest) -> AuditQuery {
+    let query = AuditQuery::new().text("case", &request.case_id);
+    match &request.query {
+        None => query,
+        Some(q) => query
+            .text("zone", &q.zone_id)
+            .text("plate", &q.plate)
+            .flag("fuzzy", q.fuzzy)
+            .kinds("kinds", &q.kinds)
+            .list("cameras", &q.camera_ids)
+            .window("window", q.window.as_ref()),
+    }
+}
+
 #[tonic::async_trait]
 impl ExtractionService for Extractions {
     async fn create_extraction(
@@ -310,10 +326,14 @@ impl ExtractionService for Extractions {
                 "CreateExtraction",
                 request,
                 |backend, caller, request| async move {
-                    let query = format!("case_id={:?} query={:?}", request.case_id, request.query);
-                    let result = backend.create_extraction(&caller, &request).await;
+                    let query = extraction_audit_query(&request);
+                    let reason = request.reason.clone();
+                    let act = {
+                        let (backend, caller) = (Arc::clone(&backend), caller.clone());
+                        async move { backend.create_extraction(&caller, &request).await }
+                    };
                     backend
-                        .audited(&caller, "CreateExtraction", &request.reason, query, result)
+                        .audited(&caller, "CreateExtraction", &reason, &query, act)
                         .await
                 },
             )

@@ -27,6 +27,7 @@ mod registry_api;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -51,7 +52,7 @@ pub use extractions::Extractions;
 pub use query::Queries;
 pub use registry_api::Registries;
 
-use alerts::LiveAlerts;
+use alerts::{LiveAlerts, StreamSlots};
 use auth::Authenticator;
 use backend::{Backend, Limits, Stores};
 use vigil_request::PageTokens;
@@ -81,25 +82,35 @@ pub struct Config {
     #[arg(long, env = "VIGIL_API_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Page size when a request does not give one.
-    #[arg(long, env = "VIGIL_API_DEFAULT_PAGE_SIZE", default_value_t = 100)]
+    #[arg(long, env = "VIGIL_API_DEFAULT_PAGE_SIZE", default_value_t = 100, value_parser = vigil_runtime::flags::count::<usize>)]
     pub default_page_size: usize,
     /// Largest page a request may ask for.
-    #[arg(long, env = "VIGIL_API_MAX_PAGE_SIZE", default_value_t = 1000)]
+    #[arg(long, env = "VIGIL_API_MAX_PAGE_SIZE", default_value_t = 1000, value_parser = vigil_runtime::flags::count::<usize>)]
     pub max_page_size: usize,
     /// Database partitions one request reads at once (province-wide
     /// queries fan out over every commune).
-    #[arg(long, env = "VIGIL_API_FANOUT", default_value_t = 64)]
+    #[arg(long, env = "VIGIL_API_FANOUT", default_value_t = 64, value_parser = vigil_runtime::flags::count::<usize>)]
     pub fanout: usize,
     /// Most events one extraction may hold.
-    #[arg(long, env = "VIGIL_API_MAX_EXTRACTION", default_value_t = 10_000)]
+    #[arg(long, env = "VIGIL_API_MAX_EXTRACTION", default_value_t = 10_000, value_parser = vigil_runtime::flags::count::<usize>)]
     pub max_extraction: usize,
     /// Alerts a live stream may fall behind the process's one alert reader
     /// before it is closed (RESOURCE_EXHAUSTED, saying where to resume);
     /// the ring holding them is shared by every stream.
     #[arg(long, env = "VIGIL_API_ALERT_STREAM_BUFFER", default_value_t = 1024, value_parser = vigil_runtime::flags::count::<usize>)]
     pub alert_stream_buffer: usize,
+    /// Live alert streams one token may hold open on this process.
+    #[arg(long, env = "VIGIL_API_ALERT_STREAMS_PER_TOKEN", default_value_t = 16, value_parser = vigil_runtime::flags::count::<usize>)]
+    pub alert_streams_per_token: usize,
+    /// Live alert streams this process holds open in all.
+    #[arg(long, env = "VIGIL_API_MAX_ALERT_STREAMS", default_value_t = 4096, value_parser = vigil_runtime::flags::count::<usize>)]
+    pub max_alert_streams: usize,
+    /// How often an open stream's token is checked again: a revoked or
+    /// expired token ends its streams within this.
+    #[arg(long, env = "VIGIL_API_TOKEN_RECHECK", default_value = "30s", value_parser = vigil_runtime::flags::duration)]
+    pub token_recheck: Duration,
     /// Largest request message accepted, in bytes.
-    #[arg(long, env = "VIGIL_API_MAX_REQUEST_BYTES", default_value_t = 1 << 20)]
+    #[arg(long, env = "VIGIL_API_MAX_REQUEST_BYTES", default_value_t = 1 << 20, value_parser = vigil_runtime::flags::byte_size::<usize>)]
     pub max_request_bytes: usize,
     /// File holding the secret that signs page tokens. Give every replica
     /// the same one (a Kubernetes Secret); without it each process makes a
@@ -196,6 +207,8 @@ pub async fn serve(
             max_extraction: config.max_extraction,
         },
         alerts,
+        stream_slots: StreamSlots::new(config.alert_streams_per_token, config.max_alert_streams),
+        token_recheck: config.token_recheck,
         shutdown: shutdown.clone(),
     });
 

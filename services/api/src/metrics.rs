@@ -110,7 +110,13 @@ impl Shape<'_> {
     /// The window's length in seconds, when it has both ends.
     pub(crate) fn window_seconds(&self) -> Option<i64> {
         let window = self.window?;
-        Some(window.end.as_ref()?.seconds - window.start.as_ref()?.seconds)
+        // Recorded before the request is checked: a hostile window must
+        // not overflow here.
+        window
+            .end
+            .as_ref()?
+            .seconds
+            .checked_sub(window.start.as_ref()?.seconds)
     }
 }
 

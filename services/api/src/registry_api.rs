@@ -18,9 +18,10 @@ use vigil_proto::v1::{
     RemoveWatchlistEntryRequest, RemoveWatchlistEntryResponse, Team, WhoAmIRequest, WhoAmIResponse,
 };
 
-use crate::auth::{Action, within};
+use crate::auth::{Action, Caller, within};
 use crate::backend::Backend;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
+use vigil_request::audit::AuditQuery;
 
 /// The registry service over the shared backend.
 #[derive(Debug, Clone)]
@@ -149,65 +150,15 @@ impl RegistryService for Registries {
                 "AddWatchlistEntry",
                 request,
                 |backend, caller, request| async move {
-                    let query = format!(
-                        "plate={:?} priority={} expires_at={:?} owner_zone_id={:?}",
-                        request.plate, request.priority, request.expires_at, request.owner_zone_id
-                    );
-                    let result = async {
-                        caller.require(Action::ManageWatchlist)?;
-                        let plate = normalize_plate(&request.plate)
-                            .map_err(|error| ApiError::invalid("plate", error.to_string()))?;
-                        if request.reason.trim().is_empty() {
-                            return Err(ApiError::invalid(
-                                "reason",
-                                "say why the plate is watched",
-                            ));
-                        }
-                        let priority = match request.priority {
-                            0 => DEFAULT_PRIORITY,
-                            p => p,
-                        };
-                        let priority = u8::try_from(priority)
-                            .ok()
-                            .filter(|p| WatchlistEntry::PRIORITIES.contains(p))
-                            .ok_or_else(|| {
-                                ApiError::invalid("priority", format!("{priority} is not 1..=5"))
-                            })?;
-                        let expires_at = match &request.expires_at {
-                            None => None,
-                            Some(at) => {
-                                let at = DateTime::<Utc>::from_timestamp(at.seconds, 0)
-                                    .filter(|at| *at > Utc::now())
-                                    .ok_or_else(|| {
-                                        ApiError::invalid("expires_at", "must be in the future")
-                                    })?;
-                                Some(at)
-                            }
-                        };
-                        let owner_zone_id =
-                            caller.scoped_zone(&backend.registry(), &request.owner_zone_id)?;
-                        let entry = WatchlistEntry {
-                            id: format!("wl-{}", Uuid::now_v7()),
-                            plate,
-                            reason: request.reason.clone(),
-                            priority,
-                            expires_at,
-                            owner_zone_id,
-                            created_by: Some(format!("{} ({})", caller.name, caller.token_id)),
-                        };
-                        let entity = RegistryEntity::Watchlist(entry.clone());
-                        backend.stores.registry.upsert(&entity).await?;
-                        backend.publisher.publish([entity.clone()]).await?;
-                        backend
-                            .registry
-                            .write()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .upsert(entity);
-                        Ok((entry.into(), 1))
-                    }
-                    .await;
+                    let query = AuditQuery::new()
+                        .text("plate", &request.plate)
+                        .text("priority", &request.priority.to_string())
+                        .instant("expires", request.expires_at.as_ref())
+                        .text("owner_zone", &request.owner_zone_id);
+                    let reason = request.reason.clone();
+                    let act = add_watchlist_entry(Arc::clone(&backend), caller.clone(), request);
                     backend
-                        .audited(&caller, "AddWatchlistEntry", &request.reason, query, result)
+                        .audited(&caller, "AddWatchlistEntry", &reason, &query, act)
                         .await
                 },
             )
@@ -223,54 +174,11 @@ impl RegistryService for Registries {
                 "RemoveWatchlistEntry",
                 request,
                 |backend, caller, request| async move {
-                    let query = format!("entry_id={:?}", request.entry_id);
-                    let result = async {
-                        caller.require(Action::ManageWatchlist)?;
-                        if request.reason.trim().is_empty() {
-                            return Err(ApiError::invalid(
-                                "reason",
-                                "say why the entry is removed",
-                            ));
-                        }
-                        {
-                            let registry = backend.registry();
-                            let entry =
-                                registry.watchlist_entry(&request.entry_id).ok_or_else(|| {
-                                    ApiError::NotFound(format!(
-                                        "no watchlist entry {:?}",
-                                        request.entry_id
-                                    ))
-                                })?;
-                            if !caller.covers(&registry, &entry.owner_zone_id) {
-                                return Err(ApiError::PermissionDenied(format!(
-                                    "entry {} belongs to zone {}, outside this token's scope",
-                                    entry.id, entry.owner_zone_id
-                                )));
-                            }
-                        }
-                        let key = format!("watchlist/{}", request.entry_id);
-                        backend
-                            .stores
-                            .registry
-                            .delete_watchlist(&request.entry_id)
-                            .await?;
-                        backend.publisher.retract(&key).await?;
-                        backend
-                            .registry
-                            .write()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .remove(&key);
-                        Ok((RemoveWatchlistEntryResponse {}, 1))
-                    }
-                    .await;
+                    let query = AuditQuery::new().text("entry", &request.entry_id);
+                    let reason = request.reason.clone();
+                    let act = remove_watchlist_entry(Arc::clone(&backend), caller.clone(), request);
                     backend
-                        .audited(
-                            &caller,
-                            "RemoveWatchlistEntry",
-                            &request.reason,
-                            query,
-                            result,
-                        )
+                        .audited(&caller, "RemoveWatchlistEntry", &reason, &query, act)
                         .await
                 },
             )
@@ -292,4 +200,91 @@ impl RegistryService for Registries {
             })
             .await
     }
+}
+
+/// Adds a watchlist entry (the audited act of AddWatchlistEntry).
+async fn add_watchlist_entry(
+    backend: Arc<Backend>,
+    caller: Caller,
+    request: AddWatchlistEntryRequest,
+) -> ApiResult<(vigil_proto::v1::WatchlistEntry, usize)> {
+    caller.require(Action::ManageWatchlist)?;
+    let plate = normalize_plate(&request.plate)
+        .map_err(|error| ApiError::invalid("plate", error.to_string()))?;
+    if request.reason.trim().is_empty() {
+        return Err(ApiError::invalid("reason", "say why the plate is watched"));
+    }
+    let priority = match request.priority {
+        0 => DEFAULT_PRIORITY,
+        p => p,
+    };
+    let priority = u8::try_from(priority)
+        .ok()
+        .filter(|p| WatchlistEntry::PRIORITIES.contains(p))
+        .ok_or_else(|| ApiError::invalid("priority", format!("{priority} is not 1..=5")))?;
+    let expires_at = match &request.expires_at {
+        None => None,
+        Some(at) => {
+            let at = DateTime::<Utc>::from_timestamp(at.seconds, 0)
+                .filter(|at| *at > Utc::now())
+                .ok_or_else(|| ApiError::invalid("expires_at", "must be in the future"))?;
+            Some(at)
+        }
+    };
+    let owner_zone_id = caller.scoped_zone(&backend.registry(), &request.owner_zone_id)?;
+    let entry = WatchlistEntry {
+        id: format!("wl-{}", Uuid::now_v7()),
+        plate,
+        reason: request.reason.clone(),
+        priority,
+        expires_at,
+        owner_zone_id,
+        created_by: Some(format!("{} ({})", caller.name, caller.token_id)),
+    };
+    let entity = RegistryEntity::Watchlist(entry.clone());
+    backend.stores.registry.upsert(&entity).await?;
+    backend.publisher.publish([entity.clone()]).await?;
+    backend
+        .registry
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .upsert(entity);
+    Ok((entry.into(), 1))
+}
+
+/// Removes a watchlist entry (the audited act of RemoveWatchlistEntry).
+async fn remove_watchlist_entry(
+    backend: Arc<Backend>,
+    caller: Caller,
+    request: RemoveWatchlistEntryRequest,
+) -> ApiResult<(RemoveWatchlistEntryResponse, usize)> {
+    caller.require(Action::ManageWatchlist)?;
+    if request.reason.trim().is_empty() {
+        return Err(ApiError::invalid("reason", "say why the entry is removed"));
+    }
+    {
+        let registry = backend.registry();
+        let entry = registry.watchlist_entry(&request.entry_id).ok_or_else(|| {
+            ApiError::NotFound(format!("no watchlist entry {:?}", request.entry_id))
+        })?;
+        if !caller.covers(&registry, &entry.owner_zone_id) {
+            return Err(ApiError::PermissionDenied(format!(
+                "entry {} belongs to zone {}, outside this token's scope",
+                entry.id, entry.owner_zone_id
+            )));
+        }
+    }
+    let key = format!("watchlist/{}", request.entry_id);
+    backend
+        .stores
+        .registry
+        .delete_watchlist(&request.entry_id)
+        .await?;
+    backend.publisher.retract(&key).await?;
+    backend
+        .registry
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&key);
+    Ok((RemoveWatchlistEntryResponse {}, 1))
 }

@@ -20,7 +20,16 @@ const BUFFER: usize = 64;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn streams_share_one_reader_and_a_slow_client_is_dropped() -> anyhow::Result<()> {
-    let fx = Fixture::start_with("live", &["--alert-stream-buffer", &BUFFER.to_string()]).await?;
+    let fx = Fixture::start_with(
+        "live",
+        &[
+            "--alert-stream-buffer",
+            &BUFFER.to_string(),
+            "--alert-streams-per-token",
+            "64",
+        ],
+    )
+    .await?;
     let producer: FutureProducer = fx.env.kafka.producer_config().create()?;
     let topic = fx.env.kafka.topics().alerts;
     let mut client = QueryServiceClient::new(fx.channel.clone());

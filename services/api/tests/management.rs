@@ -393,17 +393,34 @@ async fn registry_watchlist_extractions_and_audit() -> anyhow::Result<()> {
         ))
         .await?
         .into_inner();
-    let actions = |action: &str| audit.entries.iter().filter(|e| e.action == action).count();
+    // Outcomes (each call also has its STARTED attempt).
+    let outcomes: Vec<_> = audit
+        .entries
+        .iter()
+        .filter(|e| e.outcome != "STARTED")
+        .collect();
+    assert_eq!(audit.entries.len(), 2 * outcomes.len());
+    let actions = |action: &str| outcomes.iter().filter(|e| e.action == action).count();
     assert_eq!(actions("CreateExtraction"), 6, "3 made, 3 refused");
     assert_eq!(actions("AddWatchlistEntry"), 4, "1 added, 3 refused");
     assert_eq!(actions("RemoveWatchlistEntry"), 2);
-    let made = audit
-        .entries
+    let made = outcomes
         .iter()
         .find(|e| e.action == "CreateExtraction" && e.reason == "burglary on the night of the 27th")
         .unwrap();
     assert_eq!(made.result_count, first.event_count as u64);
-    assert!(made.query.contains("HS-2026-001"));
+    assert!(
+        made.query.starts_with("case=HS-2026-001 zone="),
+        "{}",
+        made.query
+    );
+    assert!(
+        !made.query.contains("Some("),
+        "no Rust Debug: {}",
+        made.query
+    );
+    assert_eq!(made.query_fields[0].name, "case");
+    assert_eq!(made.query_fields[0].value, "HS-2026-001");
     assert!(
         audit
             .entries
@@ -424,5 +441,117 @@ async fn registry_watchlist_extractions_and_audit() -> anyhow::Result<()> {
         ),
         Code::PermissionDenied
     );
+    fx.stop().await
+}
+
+/// A client that cancels (here: a `grpc-timeout` of a few milliseconds,
+/// which makes the server drop the call) used to leave a watchlist change
+/// with no audit row when it hit between the change and the audit write.
+/// Now every change has its attempt and its outcome, and every attempt is
+/// closed by an outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancelled_calls_leave_no_unaudited_change() -> anyhow::Result<()> {
+    let fx = Fixture::start("api_cancel").await?;
+    let mut registry = RegistryServiceClient::new(fx.channel.clone());
+    let plates: Vec<String> = (0..60).map(|n| format!("36C{:05}", 10_000 + n)).collect();
+    let mut cut_short = 0;
+    for (n, plate) in plates.iter().enumerate() {
+        let mut request = fx.request(
+            "operator",
+            AddWatchlistEntryRequest {
+                plate: plate.clone(),
+                reason: "cancellation test".into(),
+                ..AddWatchlistEntryRequest::default()
+            },
+        );
+        // 1 ms, 2 ms, ... so that calls are cut at every stage.
+        request.set_timeout(Duration::from_millis(1 + n as u64 % 20));
+        if let Err(status) = registry.add_watchlist_entry(request).await {
+            assert!(
+                [Code::DeadlineExceeded, Code::Cancelled].contains(&status.code()),
+                "{status:?}"
+            );
+            cut_short += 1;
+        }
+    }
+    assert!(cut_short > 0, "no call was cut short");
+
+    // Detached audit tasks finish on their own; wait until every attempt
+    // has its outcome.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (entries, audit) = loop {
+        let entries = registry
+            .list_watchlist(fx.request("operator", ListWatchlistRequest::default()))
+            .await?
+            .into_inner()
+            .entries;
+        let audit = AuditServiceClient::new(fx.channel.clone())
+            .list_audit(fx.request(
+                "auditor",
+                ListAuditRequest {
+                    window: Some(vigil_proto::v1::TimeWindow {
+                        start: Some(ts(chrono::Utc::now() - chrono::Duration::minutes(10))),
+                        end: Some(ts(chrono::Utc::now() + chrono::Duration::minutes(1))),
+                    }),
+                    action: "AddWatchlistEntry".into(),
+                    limit: 1000,
+                    ..ListAuditRequest::default()
+                },
+            ))
+            .await?
+            .into_inner()
+            .entries;
+        let open = audit
+            .iter()
+            .filter(|a| a.outcome == "STARTED")
+            .filter(|a| !audit.iter().any(|o| o.attempt_id == a.audit_id))
+            .count();
+        if open == 0 {
+            break (entries, audit);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{open} attempts never got an outcome"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let plate_of = |fields: &[vigil_proto::v1::AuditField]| {
+        fields
+            .iter()
+            .find(|f| f.name == "plate")
+            .map(|f| f.value.clone())
+    };
+    let ours: Vec<_> = entries
+        .iter()
+        .filter(|e| plates.contains(&e.plate_normalized))
+        .collect();
+    for entry in &ours {
+        let outcome = audit
+            .iter()
+            .find(|a| {
+                a.outcome == "OK"
+                    && plate_of(&a.query_fields).as_ref() == Some(&entry.plate_normalized)
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "watchlist entry {} has no audit row",
+                    entry.plate_normalized
+                )
+            });
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.audit_id == outcome.attempt_id && a.outcome == "STARTED"),
+            "its attempt is missing"
+        );
+    }
+    let attempts = audit.iter().filter(|a| a.outcome == "STARTED").count();
+    println!(
+        "{} calls, {cut_short} cut short by their deadline, {} attempts audited, {} entries made",
+        plates.len(),
+        attempts,
+        ours.len()
+    );
+    assert!(attempts >= ours.len());
     fx.stop().await
 }

@@ -241,6 +241,66 @@ async fn events_are_listed_by_zone_in_order_with_paging_and_scope() -> anyhow::R
         Code::InvalidArgument
     );
 
+    // A window of ±5e15 s wrapped in release builds, passed as short and
+    // made the fan-out allocate trillions of hour buckets (the process
+    // aborted). Now each RPC refuses it naming the field, and the server
+    // keeps answering.
+    let hostile = Some(vigil_proto::v1::TimeWindow {
+        start: Some(prost_types::Timestamp {
+            seconds: -5_000_000_000_000_000,
+            nanos: 0,
+        }),
+        end: Some(prost_types::Timestamp {
+            seconds: 5_000_000_000_000_000,
+            nanos: 0,
+        }),
+    });
+    let refusals = [
+        client
+            .list_events(fx.request(
+                "police_a",
+                ListEventsRequest {
+                    window: hostile,
+                    ..list(&fx.commune_a, 5)
+                },
+            ))
+            .await
+            .map(|_| ()),
+        client
+            .count_events(fx.request(
+                "police_a",
+                CountEventsRequest {
+                    zone_id: fx.commune_a.clone(),
+                    window: hostile,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|_| ()),
+        client
+            .coverage(fx.request(
+                "police_a",
+                CoverageRequest {
+                    zone_id: fx.commune_a.clone(),
+                    window: hostile,
+                },
+            ))
+            .await
+            .map(|_| ()),
+    ];
+    for refused in refusals {
+        let status = refused.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(
+            status.message().starts_with("window:"),
+            "{}",
+            status.message()
+        );
+    }
+    client
+        .list_events(fx.request("police_a", list(&fx.commune_a, 5)))
+        .await?;
+
     // No token, a bad token, a revoked token.
     assert_eq!(
         code(client.list_events(tonic::Request::new(list("th", 5))).await),
@@ -375,11 +435,22 @@ async fn trajectories_coverage_counts_fleet_and_alerts() -> anyhow::Result<()> {
         ))
         .await?
         .into_inner();
-    assert_eq!(audit.entries.len(), 6, "{:#?}", audit.entries);
+    // Each call: its attempt, written before it acted, and its outcome.
+    assert_eq!(audit.entries.len(), 12, "{:#?}", audit.entries);
+    let (attempts, outcomes): (Vec<_>, Vec<_>) =
+        audit.entries.iter().partition(|e| e.outcome == "STARTED");
+    for outcome in &outcomes {
+        assert!(
+            attempts.iter().any(|a| a.audit_id == outcome.attempt_id
+                && a.query == outcome.query
+                && a.token_id == outcome.token_id),
+            "{outcome:?} has no attempt"
+        );
+    }
     let by = |who: &str| {
-        audit
-            .entries
+        outcomes
             .iter()
+            .copied()
             .filter(|e| e.token_id == fx.token_ids[who])
             .collect::<Vec<_>>()
     };
@@ -391,7 +462,22 @@ async fn trajectories_coverage_counts_fleet_and_alerts() -> anyhow::Result<()> {
     assert_eq!(refused[0].reason, "curious");
     let police = by("police_a")[0];
     assert_eq!(police.reason, "case HS-1");
-    assert!(police.query.contains(PLATE), "{}", police.query);
+    // The query as a person writes it, and as fields.
+    assert!(
+        police
+            .query
+            .starts_with(&format!("plate={PLATE} window=20"))
+            && police.query.ends_with(" +07"),
+        "{}",
+        police.query
+    );
+    let fields: Vec<(&str, &str)> = police
+        .query_fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.value.as_str()))
+        .collect();
+    assert_eq!(fields[0], ("plate", PLATE));
+    assert_eq!(fields[1].0, "window");
     assert_eq!(police.result_count, in_a.len() as u64);
     assert!(police.at.is_some() && police.actor_name == "police_a");
     assert_eq!(

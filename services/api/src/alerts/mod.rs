@@ -16,6 +16,7 @@
 //! duplicate.
 
 mod replay;
+mod slots;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,18 +33,17 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 use vigil_bus::{BusError, KafkaArgs, KafkaConsumer};
 use vigil_proto::v1::Alert;
-use vigil_runtime::retry::{Backoff, RetryPolicy, WarnLimiter};
+use vigil_runtime::retry::WarnLimiter;
 
 use crate::metrics;
 
 pub(crate) use replay::{Replay, Step};
+pub(crate) use slots::{Slot, StreamSlots};
 
 /// Replays reading the topic at once; more wait their turn, so a crowd of
 /// clients reconnecting with `since` cannot open a Kafka client each.
 const MAX_REPLAYS: usize = 8;
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pauses between failed reads of the topic.
-const RETRY: RetryPolicy = RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(10));
 /// At most one warning per this interval while reads keep failing.
 const WARN_EVERY: Duration = Duration::from_secs(30);
 
@@ -196,7 +196,6 @@ struct AlertClient {
     consumer: Arc<KafkaConsumer>,
     reader: &'static str,
     topic: String,
-    backoff: Backoff,
     warnings: WarnLimiter,
 }
 
@@ -211,7 +210,6 @@ impl AlertClient {
             consumer: Arc::new(consumer),
             reader,
             topic: kafka.topics().alerts,
-            backoff: RETRY.backoff(),
             warnings: WarnLimiter::new(WARN_EVERY),
         })
     }
@@ -246,12 +244,13 @@ impl AlertClient {
             .map_err(|source| self.error(source))
     }
 
-    /// The next record, waiting out failed reads with backoff.
+    /// The next record. Errors are events librdkafka queued (it
+    /// reconnects by itself), passed over without a pause so that an
+    /// outage's events do not delay the records behind them.
     async fn next(&mut self) -> Record {
         loop {
             match self.consumer.recv().await {
                 Ok(message) => {
-                    self.backoff.reset();
                     self.warnings.succeeded();
                     let (partition, offset) = (message.partition(), message.offset());
                     let received = match Alert::decode(message.payload().unwrap_or_default()) {
@@ -273,11 +272,9 @@ impl AlertClient {
                     };
                 }
                 Err(error) => {
-                    let pause = self.backoff.next_delay();
                     if let Some(failures) = self.warnings.failed() {
-                        warn!(topic = %self.topic, reader = self.reader, %error, failures, retry_in = ?pause, "Reading alerts failed; retrying.");
+                        warn!(topic = %self.topic, reader = self.reader, %error, failures, "Reading alerts reported an error; librdkafka reconnects.");
                     }
-                    tokio::time::sleep(pause).await;
                 }
             }
         }

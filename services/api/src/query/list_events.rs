@@ -184,7 +184,6 @@ fn scan(registry: &Registry, target: &Target, filter: &EventFilter) -> ApiResult
 #[cfg(test)]
 mod tests {
     use uuid::Uuid;
-    use vigil_domain::ZoneLevel;
 
     use super::*;
     use crate::query::fixtures;
@@ -242,10 +241,7 @@ mod tests {
         let registry = fixtures::registry();
         let target = Target::Province("th".into());
         let scan = scan(&registry, &target, &filter("th", vec![], vec![])).unwrap();
-        let communes = registry
-            .zones()
-            .filter(|z| z.level() == ZoneLevel::Commune)
-            .count();
+        let communes = registry.communes().count();
         assert_eq!(scan.plan.groups.len(), 3);
         assert!(scan.plan.groups.iter().all(|g| g.len() == communes));
     }

@@ -17,6 +17,7 @@ use crate::auth::{Action, Caller};
 use crate::backend::Backend;
 use crate::error::{ApiError, ApiResult};
 use crate::fanout::{Plan, RowFilter, buckets, next_month};
+use vigil_request::audit::AuditQuery;
 use vigil_request::{Cursor, Window, page_size};
 
 /// A checked plate search.
@@ -28,54 +29,59 @@ pub(crate) struct PlateSearch {
 }
 
 pub(super) async fn serve(
-    backend: &Backend,
+    backend: &Arc<Backend>,
     caller: &Caller,
     request: PlateTrajectoryRequest,
 ) -> ApiResult<PlateTrajectoryResponse> {
-    let query = format!(
-        "plate={:?} fuzzy={} window={:?} page_token={}",
-        request.plate,
-        request.fuzzy,
-        request.window,
-        !request.page_token.is_empty()
-    );
-    let result = async {
-        caller.require(Action::SearchPlates)?;
-        if request.reason.trim().is_empty() {
-            return Err(ApiError::invalid("reason", "plate searches need a reason"));
-        }
-        let limits = backend.limits;
-        let want = page_size(
-            request.page_size,
-            limits.default_page_size,
-            limits.max_page_size,
-        )?;
-        let search =
-            backend.plate_search(&request.plate, request.window.as_ref(), request.fuzzy)?;
-        let key = query_key(
-            "PlateTrajectory",
-            caller,
-            &[&search.plate, &search.window, &search.fuzzy],
-        );
-        let after = backend.page_tokens.resume(&key, &request.page_token)?;
-        let page = backend.sightings_page(caller, &search, after, want).await?;
-        let count = page.items.len();
-        Ok((
-            PlateTrajectoryResponse {
-                plate_normalized: search.plate,
-                sightings: page.items,
-                next_page_token: page
-                    .next
-                    .map(|cursor| backend.page_tokens.issue(&key, cursor))
-                    .unwrap_or_default(),
-            },
-            count,
-        ))
-    }
-    .await;
+    let query = AuditQuery::new()
+        .text("plate", &request.plate)
+        .flag("fuzzy", request.fuzzy)
+        .window("window", request.window.as_ref())
+        .flag("next_page", !request.page_token.is_empty());
+    let reason = request.reason.clone();
+    let act = search(Arc::clone(backend), caller.clone(), request);
     backend
-        .audited(caller, "PlateTrajectory", &request.reason, query, result)
+        .audited(caller, "PlateTrajectory", &reason, &query, act)
         .await
+}
+
+/// One page of a plate's sightings (the audited act of PlateTrajectory).
+async fn search(
+    backend: Arc<Backend>,
+    caller: Caller,
+    request: PlateTrajectoryRequest,
+) -> ApiResult<(PlateTrajectoryResponse, usize)> {
+    let caller = &caller;
+    caller.require(Action::SearchPlates)?;
+    if request.reason.trim().is_empty() {
+        return Err(ApiError::invalid("reason", "plate searches need a reason"));
+    }
+    let limits = backend.limits;
+    let want = page_size(
+        request.page_size,
+        limits.default_page_size,
+        limits.max_page_size,
+    )?;
+    let search = backend.plate_search(&request.plate, request.window.as_ref(), request.fuzzy)?;
+    let key = query_key(
+        "PlateTrajectory",
+        caller,
+        &[&search.plate, &search.window, &search.fuzzy],
+    );
+    let after = backend.page_tokens.resume(&key, &request.page_token)?;
+    let page = backend.sightings_page(caller, &search, after, want).await?;
+    let count = page.items.len();
+    Ok((
+        PlateTrajectoryResponse {
+            plate_normalized: search.plate,
+            sightings: page.items,
+            next_page_token: page
+                .next
+                .map(|cursor| backend.page_tokens.issue(&key, cursor))
+                .unwrap_or_default(),
+        },
+        count,
+    ))
 }
 
 impl Backend {

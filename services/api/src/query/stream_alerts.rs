@@ -5,6 +5,7 @@
 //! closed with RESOURCE_EXHAUSTED and told where to resume.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::broadcast;
@@ -13,11 +14,15 @@ use vigil_domain::Registry;
 use vigil_proto::v1::{Alert, AlertKind, StreamAlertsRequest};
 
 use super::AlertStream;
-use crate::alerts::{Positions, Received, Replay, Step};
+use crate::alerts::{Positions, Received, Replay, Slot, Step};
 use crate::auth::{Action, Caller, within};
 use crate::backend::Backend;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics;
+
+/// How far back `since` may reach: a day of alerts, not the topic's
+/// whole retention (every replay is a Kafka read of its own).
+const MAX_REPLAY: Duration = Duration::from_secs(24 * 3600);
 
 pub(super) async fn serve(
     backend: Arc<Backend>,
@@ -45,7 +50,9 @@ pub(super) async fn serve(
     let since_ms = request
         .since
         .as_ref()
-        .map(|at| at.seconds * 1000 + i64::from(at.nanos.max(0) / 1_000_000));
+        .map(|at| replay_start(at, chrono::Utc::now().timestamp_millis()))
+        .transpose()?;
+    let slot = backend.stream_slots.take(&caller.token_id)?;
     let (source, resume_ms) = match since_ms {
         Some(since_ms) => {
             let replay = Replay::open(&backend.alerts, since_ms).await?;
@@ -64,22 +71,54 @@ pub(super) async fn serve(
         }
     };
     let shutdown = backend.shutdown.clone();
+    let period = backend.token_recheck;
+    let recheck = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let stream = Subscription {
         backend,
         scope,
         source,
         resume_ms,
-        _open: OpenStream::new(),
+        _slot: slot,
     };
-    let alerts = futures::stream::unfold(Some(stream), |stream| async move {
-        let mut stream = stream?;
-        match stream.next().await? {
-            Ok(alert) => Some((Ok(alert), Some(stream))),
-            // The status ends the stream.
-            Err(status) => Some((Err(status), None)),
+    let state = (stream, caller.token_id, recheck);
+    let alerts = futures::stream::unfold(Some(state), |state| async move {
+        let (mut stream, token_id, mut recheck) = state?;
+        loop {
+            // Whatever `next` was doing when the check fails is dropped
+            // with the stream, so it need not be cancel-safe.
+            let next = tokio::select! {
+                next = stream.next() => next?,
+                _ = recheck.tick() => match stream.backend.auth.still_valid(&token_id).await {
+                    Ok(()) => continue,
+                    Err(error) => Err(Status::from(error)),
+                },
+            };
+            return match next {
+                Ok(alert) => Some((Ok(alert), Some((stream, token_id, recheck)))),
+                // The status ends the stream.
+                Err(status) => Some((Err(status), None)),
+            };
         }
     });
     Ok(Box::pin(alerts.take_until(shutdown.cancelled_owned())))
+}
+
+/// `since` in epoch milliseconds, if it lies within [`MAX_REPLAY`] before
+/// `now_ms` (and not more than a minute after it).
+fn replay_start(since: &prost_types::Timestamp, now_ms: i64) -> ApiResult<i64> {
+    let since_ms = vigil_request::instant_ms(since, "since")?;
+    let earliest = now_ms.saturating_sub(MAX_REPLAY.as_millis() as i64);
+    if since_ms < earliest {
+        return Err(ApiError::invalid(
+            "since",
+            "at most 24 h back; read older alerts with ListEvents",
+        ));
+    }
+    // A minute of clock skew is tolerated.
+    if since_ms > now_ms.saturating_add(60_000) {
+        return Err(ApiError::invalid("since", "must not be in the future"));
+    }
+    Ok(since_ms)
 }
 
 /// One open stream.
@@ -90,7 +129,8 @@ struct Subscription {
     /// The timestamp of the last record passed on (or the start): where a
     /// dropped client resumes.
     resume_ms: i64,
-    _open: OpenStream,
+    /// Its place under the stream caps, freed when the stream ends.
+    _slot: Slot,
 }
 
 enum Source {
@@ -189,22 +229,6 @@ fn fell_behind(buffer: usize, resume_ms: i64) -> Status {
     ))
 }
 
-/// Counts a stream in `vigil_api_alert_streams` while it is open.
-struct OpenStream;
-
-impl OpenStream {
-    fn new() -> Self {
-        metrics::alert_stream_opened();
-        Self
-    }
-}
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        metrics::alert_stream_closed();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use vigil_proto::v1::ResponsibleTeam;
@@ -262,6 +286,29 @@ mod tests {
                 .shown(&registry, &alert(&commune, "", AlertKind::Watchlist))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn since_reaches_back_a_day_at_most() {
+        let now_ms = 1_796_321_640_000;
+        let at = |ms: i64| prost_types::Timestamp {
+            seconds: ms.div_euclid(1000),
+            nanos: 0,
+        };
+        let day_ms = 24 * 3600 * 1000;
+        assert_eq!(
+            replay_start(&at(now_ms - 1000), now_ms).unwrap(),
+            now_ms - 1000
+        );
+        assert_eq!(
+            replay_start(&at(now_ms - day_ms), now_ms).unwrap(),
+            now_ms - day_ms
+        );
+        for refused in [now_ms - day_ms - 1000, now_ms + 120_000, 0, i64::MIN / 1000] {
+            let error = replay_start(&at(refused), now_ms).unwrap_err();
+            assert_eq!(error.code(), tonic::Code::InvalidArgument);
+            assert!(error.to_string().starts_with("since:"), "{error}");
+        }
     }
 
     #[test]

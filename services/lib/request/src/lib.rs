@@ -11,6 +11,8 @@
 //! INVALID_ARGUMENT. Scope is checked on every page anyway, so even a valid
 //! token cannot widen it.
 
+pub mod audit;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -42,6 +44,12 @@ impl InvalidField {
 /// The outcome of a check.
 pub type Checked<T> = Result<T, InvalidField>;
 
+/// The earliest instant a request may name: 2000-01-01T00:00:00Z, in
+/// seconds since the epoch (no camera event is older).
+pub const EARLIEST_S: i64 = 946_684_800;
+/// The first instant a request may no longer name: 2100-01-01T00:00:00Z.
+pub const LATEST_S: i64 = 4_102_444_800;
+
 /// A half-open time window in epoch milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -49,21 +57,44 @@ pub struct Window {
     pub end_ms: i64,
 }
 
+/// Checks a client-supplied instant and returns it in epoch milliseconds:
+/// within [`EARLIEST_S`, `LATEST_S`), checked before any arithmetic so a
+/// hostile timestamp cannot overflow.
+pub fn instant_ms(at: &prost_types::Timestamp, field: &'static str) -> Checked<i64> {
+    if !(EARLIEST_S..LATEST_S).contains(&at.seconds) {
+        return Err(InvalidField::new(
+            field,
+            "must be between 2000-01-01 and 2100-01-01 (UTC)",
+        ));
+    }
+    // In range, so this cannot overflow.
+    Ok(at.seconds * 1000 + i64::from(at.nanos.clamp(0, 999_999_999) / 1_000_000))
+}
+
 impl Window {
-    /// Checks a request's window: both ends set, start before end, at most
-    /// `max_days` long.
+    /// Checks a request's window: both ends set, each within
+    /// [`EARLIEST_S`, `LATEST_S`), start before end, at most `max_days`
+    /// long. The bounds come first, so no arithmetic on a hostile timestamp
+    /// can overflow (wrapped, ±5e15 s once passed as a short window and
+    /// made the fan-out allocate trillions of hour buckets).
     pub fn parse(window: Option<&TimeWindow>, field: &'static str, max_days: i64) -> Checked<Self> {
         let window = window.ok_or_else(|| InvalidField::new(field, "a time window is required"))?;
         let millis = |at: Option<&prost_types::Timestamp>, end: &str| {
-            at.map(|t| t.seconds * 1000 + i64::from(t.nanos.clamp(0, 999_999_999) / 1_000_000))
-                .ok_or_else(|| InvalidField::new(field, format!("{end} is required")))
+            let at = at.ok_or_else(|| InvalidField::new(field, format!("{end} is required")))?;
+            instant_ms(at, field)
+                .map_err(|e| InvalidField::new(field, format!("{end} {}", e.reason)))
         };
         let start_ms = millis(window.start.as_ref(), "start")?;
         let end_ms = millis(window.end.as_ref(), "end")?;
         if start_ms >= end_ms {
             return Err(InvalidField::new(field, "start must be before end"));
         }
-        if end_ms - start_ms > max_days * 86_400_000 {
+        // Both ends are bounded, so the length cannot overflow; a limit
+        // too large to express in milliseconds limits nothing.
+        let too_long = max_days
+            .checked_mul(86_400_000)
+            .is_some_and(|max_ms| end_ms - start_ms > max_ms);
+        if too_long {
             return Err(InvalidField::new(
                 field,
                 format!("at most {max_days} days at a time"),
@@ -244,21 +275,42 @@ mod tests {
     fn windows_are_checked() {
         let ts = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
         let window = |start, end| TimeWindow { start, end };
+        let t0 = 1_795_873_510;
         assert_eq!(
-            Window::parse(Some(&window(ts(10), ts(20))), "window", 1).unwrap(),
+            Window::parse(Some(&window(ts(t0), ts(t0 + 10))), "window", 1).unwrap(),
             Window {
-                start_ms: 10_000,
-                end_ms: 20_000
+                start_ms: t0 * 1000,
+                end_ms: (t0 + 10) * 1000
             }
         );
         for bad in [
-            window(None, ts(20)),
-            window(ts(20), ts(10)),
-            window(ts(0), ts(2 * 86_400)),
+            window(None, ts(t0)),
+            window(ts(t0 + 10), ts(t0)),
+            window(ts(t0), ts(t0 + 2 * 86_400)),
+            // Wrapped in release builds before the bounds: a 1e16 s window
+            // looked shorter than a day.
+            window(ts(-5_000_000_000_000_000), ts(5_000_000_000_000_000)),
+            window(ts(i64::MIN), ts(i64::MAX)),
+            window(ts(0), ts(10)),
+            window(ts(LATEST_S), ts(LATEST_S + 10)),
         ] {
             assert!(Window::parse(Some(&bad), "window", 1).is_err(), "{bad:?}");
         }
         assert!(Window::parse(None, "window", 1).is_err());
+        let hostile = window(ts(-5_000_000_000_000_000), ts(5_000_000_000_000_000));
+        let refused = Window::parse(Some(&hostile), "window", 93).unwrap_err();
+        assert_eq!(refused.field, "window");
+        assert!(refused.reason.contains("2000-01-01"), "{refused:?}");
+        assert!(Window::parse(Some(&window(ts(t0), ts(t0 + 10))), "window", i64::MAX).is_ok());
+        for seconds in [i64::MIN, -1, EARLIEST_S - 1, LATEST_S, i64::MAX] {
+            let at = prost_types::Timestamp { seconds, nanos: 0 };
+            assert_eq!(instant_ms(&at, "since").unwrap_err().field, "since");
+        }
+        let at = prost_types::Timestamp {
+            seconds: t0,
+            nanos: -5,
+        };
+        assert_eq!(instant_ms(&at, "since").unwrap(), t0 * 1000);
     }
 
     #[test]
