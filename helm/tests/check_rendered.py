@@ -92,7 +92,12 @@ def check_container(doc, spec, container):
     # Files the services read must be mounted from a volume of the pod.
     volumes = {v["name"] for v in spec.get("volumes") or []}
     mounts = container.get("volumeMounts") or []
-    for name in ("VIGIL_KAFKA_CA_FILE", "VIGIL_API_TLS_CERT", "VIGIL_API_TLS_KEY"):
+    for name in (
+        "VIGIL_KAFKA_CA_FILE",
+        "VIGIL_API_TLS_CERT",
+        "VIGIL_API_TLS_KEY",
+        "VIGIL_API_PAGE_TOKEN_KEY_FILE",
+    ):
         path = (env.get(name) or {}).get("value")
         if path and not any(
             path.startswith(m["mountPath"].rstrip("/") + "/") and m["name"] in volumes for m in mounts
@@ -180,6 +185,25 @@ def check_default(docs):
         if service == "api":
             if "grpc" not in probe or "grpc" not in (container.get("livenessProbe") or {}):
                 fail("api: probes are not native gRPC probes")
+            # Replicas must share the page-token key, or a next page fails
+            # on another replica.
+            env = {e["name"]: e for e in container.get("env") or []}
+            if "VIGIL_API_PAGE_TOKEN_KEY_FILE" not in env:
+                fail("api: no shared page-token key (VIGIL_API_PAGE_TOKEN_KEY_FILE)")
+            key_secrets = [
+                (v.get("secret") or {}).get("secretName")
+                for v in pod_spec(deployment).get("volumes") or []
+                if any(i.get("key") == "page-token.key" for i in (v.get("secret") or {}).get("items") or [])
+            ]
+            if len(key_secrets) != 1:
+                fail("api: the page-token key is not mounted from one Secret")
+            for secret in by_kind.get("Secret", []):
+                if secret["metadata"]["name"] not in key_secrets:
+                    continue
+                if "page-token.key" not in (secret.get("data") or {}):
+                    fail(f"{name_of(secret)}: no page-token.key")
+                if (secret["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") != "keep":
+                    fail(f"{name_of(secret)}: the page-token key is not kept across uninstalls")
         elif (probe.get("httpGet") or {}).get("path") != "/healthz":
             fail(f"{service}: readiness probe is not GET /healthz")
 

@@ -72,6 +72,11 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret holding the key every API replica signs page tokens with. */}}
+{{- define "vigil.apiPageTokenSecret" -}}
+{{- default (include "vigil.componentName" (dict "root" . "component" "api" "suffix" "page-token")) .Values.api.pageTokenKey.existingSecret -}}
+{{- end -}}
+
 {{- define "vigil.apiTlsSecret" -}}
 {{- default (include "vigil.componentName" (dict "root" . "component" "api" "suffix" "tls")) .Values.api.tls.existingSecret -}}
 {{- end -}}
