@@ -12,7 +12,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use vigil_proto::v1::{CoverageState, DetectionKind, TimeWindow};
 
 /// Where the API is and who is asking.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct ApiArgs {
     /// vigil-api address (`https://` for TLS).
     #[arg(
@@ -30,6 +30,18 @@ pub struct ApiArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The token never shows in `Debug` (error reports, traces).
+impl std::fmt::Debug for ApiArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiArgs")
+            .field("url", &self.url)
+            .field("token", &"<redacted>")
+            .field("ca_cert", &self.ca_cert)
+            .field("json", &self.json)
+            .finish()
+    }
 }
 
 /// A connected API client.
@@ -59,9 +71,12 @@ impl ApiArgs {
             .connect()
             .await
             .with_context(|| format!("connecting to vigil-api at {} (is it running?)", self.url))?;
-        let authorization = format!("Bearer {}", self.token.trim())
-            .parse()
-            .context("the token is not valid header text")?;
+        let mut authorization: MetadataValue<tonic::metadata::Ascii> =
+            format!("Bearer {}", self.token.trim())
+                .parse()
+                .context("the token is not valid header text")?;
+        // Shown as `Sensitive` by Debug.
+        authorization.set_sensitive(true);
         Ok(Api {
             channel,
             authorization,
@@ -190,4 +205,26 @@ pub fn place(zone_path: &[String]) -> String {
 pub fn enum_name(name: Option<&str>, prefix: &str) -> String {
     name.map(|n| n.trim_start_matches(prefix).to_ascii_lowercase())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        api: ApiArgs,
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let secret = "vgl_0123456789ab_deadbeefdeadbeefdeadbeef";
+        let cli = Cli::parse_from(["vigilctl", "--token", secret]);
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("deadbeef"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 }

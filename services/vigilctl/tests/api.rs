@@ -100,7 +100,7 @@ fn json(output: Output) -> anyhow::Result<serde_json::Value> {
     serde_json::from_str(&stdout).with_context(|| format!("not JSON: {stdout}"))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_refusal_reads_as_words_and_the_servers_message() -> anyhow::Result<()> {
     let api = Api::start("ctl_refusal").await?;
     let communes = api.communes();
@@ -120,7 +120,7 @@ async fn a_refusal_reads_as_words_and_the_servers_message() -> anyhow::Result<()
     api.stop().await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn enumerations_print_as_words() -> anyhow::Result<()> {
     let api = Api::start("ctl_words").await?;
     let captain_zone = api
@@ -216,7 +216,7 @@ async fn enumerations_print_as_words() -> anyhow::Result<()> {
     api.stop().await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_audit_log_reads_as_written_and_as_fields() -> anyhow::Result<()> {
     let api = Api::start("ctl_audit").await?;
     let operator = api.token(Role::ProvinceOperator, "th").await?;
