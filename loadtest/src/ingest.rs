@@ -109,6 +109,8 @@ pub(crate) struct IngestRun {
     pub(crate) offered: u64,
     pub(crate) accepted: u64,
     pub(crate) failed: u64,
+    /// Why the first deliveries failed.
+    pub(crate) failures: Vec<String>,
     pub(crate) seconds: Vec<Second>,
     /// Capture to readable in the store, microseconds.
     pub(crate) e2e: Histogram<u64>,
@@ -198,6 +200,23 @@ struct Counters {
     offered: AtomicU64,
     accepted: AtomicU64,
     failed: AtomicU64,
+    /// Why the first deliveries failed (a few, for the report).
+    failures: std::sync::Mutex<Vec<String>>,
+}
+
+impl Counters {
+    /// Counts a failed delivery and keeps its reason if it is one of the
+    /// first few.
+    fn failed(&self, reason: String) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failures.len() < 3 {
+            failures.push(reason);
+        }
+    }
 }
 
 /// Offers `load` to `target` and measures; `label` prefixes the progress
@@ -267,10 +286,10 @@ pub(crate) async fn run(
                             record = back;
                             tokio::time::sleep(Duration::from_millis(1)).await;
                         }
-                        Err((_, _)) => {
+                        Err((error, _)) => {
                             // Refused outright (e.g. oversized): counted, and
                             // the run ends rather than hide it.
-                            counters.failed.fetch_add(1, Ordering::Relaxed);
+                            counters.failed(format!("refused by the producer: {error}"));
                             return;
                         }
                     }
@@ -278,9 +297,12 @@ pub(crate) async fn run(
                 let counters = Arc::clone(&counters);
                 tokio::spawn(async move {
                     match delivery.await {
-                        Ok(Ok(_)) => counters.accepted.fetch_add(1, Ordering::Relaxed),
-                        _ => counters.failed.fetch_add(1, Ordering::Relaxed),
-                    };
+                        Ok(Ok(_)) => {
+                            counters.accepted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Err((error, _))) => counters.failed(format!("not delivered: {error}")),
+                        Err(_) => counters.failed("the producer went away".to_owned()),
+                    }
                 });
             }
         })
@@ -327,6 +349,11 @@ pub(crate) async fn run(
         offered: counters.offered.load(Ordering::Relaxed),
         accepted: counters.accepted.load(Ordering::Relaxed),
         failed: counters.failed.load(Ordering::Relaxed),
+        failures: counters
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone(),
         seconds,
         e2e,
         unresolved,

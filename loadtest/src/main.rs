@@ -131,6 +131,8 @@ struct IngestReport {
     offered: u64,
     accepted: u64,
     failed: u64,
+    /// Why the first deliveries failed.
+    failures: Vec<String>,
     accepted_per_s: f64,
     max_lag: i64,
     final_lag: i64,
@@ -153,6 +155,7 @@ async fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
         offered: run.offered,
         accepted: run.accepted,
         failed: run.failed,
+        failures: run.failures.clone(),
         accepted_per_s: run.accepted_per_s(),
         max_lag: run
             .seconds
@@ -195,6 +198,9 @@ async fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
             format!("{} ({} unresolved)", e.count, report.e2e_unresolved),
         ]],
     );
+    for reason in &report.failures {
+        println!("a delivery failed: {reason}");
+    }
     let json = report::write_json(&dir, &report)?;
     let png = report::chart(
         &dir,

@@ -69,11 +69,16 @@ async fn every_subcommand_runs_and_reports() -> anyhow::Result<()> {
         "about 40/s for 6 s: {offered}"
     );
     assert_eq!(
+        number(&ingest, "failed"),
+        0.0,
+        "deliveries failed: {}",
+        ingest["failures"]
+    );
+    assert_eq!(
         number(&ingest, "accepted"),
         offered,
         "everything offered was accepted"
     );
-    assert_eq!(number(&ingest, "failed"), 0.0);
     percentiles_are_sane(&ingest["e2e_latency"]);
     assert_eq!(
         number(&ingest, "e2e_unresolved"),
