@@ -62,6 +62,12 @@ impl Caller {
         matches!(self.role, Role::ProvinceOperator | Role::CommunePolice)
     }
 
+    /// Whether this caller sees plate text in event listings: only the
+    /// roles that may search plates.
+    pub(crate) fn sees_plates(&self) -> bool {
+        matches!(self.role, Role::ProvinceOperator | Role::CommunePolice)
+    }
+
     /// `zone_id`, or the caller's own zone when it is empty, after checking
     /// that it exists and lies within the caller's scope.
     pub(crate) fn scoped_zone(&self, registry: &Registry, zone_id: &str) -> ApiResult<String> {

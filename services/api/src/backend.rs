@@ -23,8 +23,9 @@ use crate::alerts::{LiveAlerts, StreamSlots};
 use crate::auth::{Authenticator, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics;
+use vigil_request::MAX_TEXT_CHARS;
 use vigil_request::PageTokens;
-use vigil_request::audit::AuditQuery;
+use vigil_request::audit::{AuditQuery, one_line};
 
 /// Bounds on what one request may ask for.
 #[derive(Debug, Clone, Copy)]
@@ -223,7 +224,8 @@ fn audit_entry(caller: &Caller, action: &str, reason: &str, query: &AuditQuery) 
         actor_name: caller.name.clone(),
         role: caller.role.into(),
         action: action.to_owned(),
-        reason: reason.to_owned(),
+        // Recorded before the call checks it: bounded here.
+        reason: one_line(reason, MAX_TEXT_CHARS),
         query: query.line(),
         query_fields: query.fields().to_vec(),
         result_count: 0,
@@ -244,12 +246,25 @@ fn now() -> prost_types::Timestamp {
     }
 }
 
-/// Removes what `caller` may not see from an event.
+/// Removes what `caller` may not see from an event: phone numbers for
+/// roles that do not dispatch teams; plate text, and why a plate is
+/// watched, for roles that may not search plates (a listing must not be a
+/// plate search by other means).
 pub(crate) fn redact(caller: &Caller, event: &mut EnrichedDetection) {
     if !caller.sees_phones()
         && let Some(team) = event.team.as_mut()
     {
         team.on_duty_phone.clear();
+    }
+    if !caller.sees_plates() {
+        if let Some(plate) = event.detection.as_mut().and_then(|d| d.plate.as_mut()) {
+            plate.text.clear();
+            plate.normalized.clear();
+        }
+        for hit in &mut event.watchlist_hits {
+            hit.plate_normalized.clear();
+            hit.reason.clear();
+        }
     }
 }
 

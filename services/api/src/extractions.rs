@@ -25,8 +25,8 @@ use crate::backend::{Backend, timestamp};
 use crate::error::{ApiError, ApiResult};
 use crate::fanout::buckets;
 use crate::query::MAX_REPORT_DAYS;
-use vigil_request::Window;
 use vigil_request::audit::AuditQuery;
+use vigil_request::{Window, required_text};
 
 /// Events fetched per round while an extraction is collected.
 const EXTRACTION_PAGE: usize = 1_000;
@@ -174,9 +174,7 @@ impl Backend {
         if case_id.is_empty() || case_id.len() > 64 || case_id.chars().any(char::is_control) {
             return Err(ApiError::invalid("case_id", "1 to 64 printable characters"));
         }
-        if request.reason.trim().is_empty() {
-            return Err(ApiError::invalid("reason", "extractions need a reason"));
-        }
+        let reason = required_text(&request.reason, "reason", "extractions need a reason")?;
         let query = request
             .query
             .clone()
@@ -186,7 +184,7 @@ impl Backend {
         let extraction = Extraction {
             extraction_id: Uuid::now_v7().to_string(),
             case_id: case_id.to_owned(),
-            reason: request.reason.clone(),
+            reason: reason.to_owned(),
             commune_id: self.filing_commune(caller, &query),
             query: Some(query),
             requested_by: caller.token_id.clone(),

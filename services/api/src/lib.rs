@@ -99,6 +99,13 @@ pub struct Config {
     /// the ring holding them is shared by every stream.
     #[arg(long, env = "VIGIL_API_ALERT_STREAM_BUFFER", default_value_t = 1024, value_parser = vigil_runtime::flags::count::<usize>)]
     pub alert_stream_buffer: usize,
+    /// Longest a call may take on the server (shorter if the client's
+    /// grpc-timeout says so); answered DEADLINE_EXCEEDED after it.
+    #[arg(long, env = "VIGIL_API_REQUEST_TIMEOUT", default_value = "60s", value_parser = vigil_runtime::flags::duration)]
+    pub request_timeout: Duration,
+    /// Calls one connection may have in progress at once; more wait.
+    #[arg(long, env = "VIGIL_API_MAX_CONCURRENT_PER_CONNECTION", default_value_t = 64, value_parser = vigil_runtime::flags::count::<usize>)]
+    pub max_concurrent_per_connection: usize,
     /// Live alert streams one token may hold open on this process.
     #[arg(long, env = "VIGIL_API_ALERT_STREAMS_PER_TOKEN", default_value_t = 16, value_parser = vigil_runtime::flags::count::<usize>)]
     pub alert_streams_per_token: usize,
@@ -238,7 +245,11 @@ pub async fn serve(
                 .max_encoding_message_size(MAX_RESPONSE_BYTES)
         };
     }
-    let mut builder = Server::builder();
+    // A client's grpc-timeout is honoured when shorter; a stream's
+    // timeout covers its opening, not its life.
+    let mut builder = Server::builder()
+        .timeout(config.request_timeout)
+        .concurrency_limit_per_connection(config.max_concurrent_per_connection);
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).context("configuring TLS")?;
     }

@@ -22,6 +22,7 @@ use crate::auth::{Action, Caller, within};
 use crate::backend::Backend;
 use crate::error::{ApiError, ApiResult};
 use vigil_request::audit::AuditQuery;
+use vigil_request::required_text;
 
 /// The registry service over the shared backend.
 #[derive(Debug, Clone)]
@@ -132,7 +133,16 @@ impl RegistryService for Registries {
                                 || within(&registry, &entry.owner_zone_id, &zone_id)
                         })
                         .filter(|entry| request.include_expired || entry.is_active(now))
-                        .map(|entry| entry.clone().into())
+                        .map(|entry| {
+                            let mut entry: vigil_proto::v1::WatchlistEntry = entry.clone().into();
+                            // Captains look out for the plate; why it is
+                            // watched and who asked stay with the police.
+                            if !caller.sees_plates() {
+                                entry.reason.clear();
+                                entry.created_by.clear();
+                            }
+                            entry
+                        })
                         .collect();
                     entries.sort_by(|a, b| a.id.cmp(&b.id));
                     Ok(ListWatchlistResponse { entries })
@@ -211,9 +221,7 @@ async fn add_watchlist_entry(
     caller.require(Action::ManageWatchlist)?;
     let plate = normalize_plate(&request.plate)
         .map_err(|error| ApiError::invalid("plate", error.to_string()))?;
-    if request.reason.trim().is_empty() {
-        return Err(ApiError::invalid("reason", "say why the plate is watched"));
-    }
+    let reason = required_text(&request.reason, "reason", "say why the plate is watched")?;
     let priority = match request.priority {
         0 => DEFAULT_PRIORITY,
         p => p,
@@ -235,7 +243,7 @@ async fn add_watchlist_entry(
     let entry = WatchlistEntry {
         id: format!("wl-{}", Uuid::now_v7()),
         plate,
-        reason: request.reason.clone(),
+        reason: reason.to_owned(),
         priority,
         expires_at,
         owner_zone_id,
@@ -259,9 +267,7 @@ async fn remove_watchlist_entry(
     request: RemoveWatchlistEntryRequest,
 ) -> ApiResult<(RemoveWatchlistEntryResponse, usize)> {
     caller.require(Action::ManageWatchlist)?;
-    if request.reason.trim().is_empty() {
-        return Err(ApiError::invalid("reason", "say why the entry is removed"));
-    }
+    required_text(&request.reason, "reason", "say why the entry is removed")?;
     {
         let registry = backend.registry();
         let entry = registry.watchlist_entry(&request.entry_id).ok_or_else(|| {

@@ -126,6 +126,37 @@ async fn events_are_listed_by_zone_in_order_with_paging_and_scope() -> anyhow::R
             .all(|e| e.team.as_ref().unwrap().on_duty_phone.is_empty())
     );
 
+    // Plate text: police see it; a captain, who may not search plates, gets
+    // the reads without it (a listing is no plate search by other means).
+    let village_plates = ListEventsRequest {
+        kinds: vec![DetectionKind::Plate.into()],
+        ..list(&fx.village_a, 100)
+    };
+    let plate_texts = |events: &[vigil_proto::v1::EnrichedDetection]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| e.detection.as_ref()?.plate.as_ref())
+            .flat_map(|p| [p.text.clone(), p.normalized.clone()])
+            .filter(|text| !text.is_empty())
+            .collect()
+    };
+    let police_view = client
+        .list_events(fx.request("police_a", village_plates.clone()))
+        .await?
+        .into_inner()
+        .events;
+    assert!(
+        !plate_texts(&police_view).is_empty(),
+        "the village has plate reads"
+    );
+    let captain_view = client
+        .list_events(fx.request("captain_a", village_plates))
+        .await?
+        .into_inner()
+        .events;
+    assert_eq!(ids(&captain_view), ids(&police_view));
+    assert_eq!(plate_texts(&captain_view), Vec::<String>::new());
+
     // Scope: refused, never silently emptied.
     for (who, zone) in [
         ("police_a", fx.commune_b.as_str()),

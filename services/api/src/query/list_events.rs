@@ -13,7 +13,7 @@ use crate::auth::{Action, Caller};
 use crate::backend::{Backend, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::fanout::{Plan, RowFilter, buckets};
-use vigil_request::{Cursor, Window, checked_kinds, page_size};
+use vigil_request::{Cursor, Window, camera_filter, checked_kinds, page_size};
 
 /// What ListEvents and extractions filter on, checked.
 #[derive(Debug, Clone)]
@@ -82,6 +82,7 @@ impl Backend {
     ) -> ApiResult<EventFilter> {
         let window = Window::parse(window, "window", MAX_LIST_DAYS)?;
         let kinds = checked_kinds(kinds)?;
+        camera_filter(camera_ids, "camera_ids")?;
         let zone_id = caller.scoped_zone(&self.registry(), zone_id)?;
         Ok(EventFilter {
             zone_id,
@@ -138,15 +139,17 @@ fn scan(registry: &Registry, target: &Target, filter: &EventFilter) -> ApiResult
             })
             .collect()
     } else {
+        // An unknown camera and one outside the zone get the same answer,
+        // so a filter cannot probe which cameras exist elsewhere.
         for camera_id in &filter.camera_ids {
-            let camera = registry.camera(camera_id).ok_or_else(|| {
-                ApiError::invalid("camera_ids", format!("no camera {camera_id:?}"))
-            })?;
-            if !crate::auth::within(registry, &camera.zone_id, target.zone_id()) {
-                return Err(ApiError::invalid(
-                    "camera_ids",
-                    format!("camera {camera_id} is not in zone {}", target.zone_id()),
-                ));
+            let inside = registry.camera(camera_id).is_some_and(|camera| {
+                crate::auth::within(registry, &camera.zone_id, target.zone_id())
+            });
+            if !inside {
+                return Err(ApiError::PermissionDenied(format!(
+                    "camera {camera_id:?} is not a camera of zone {}",
+                    target.zone_id()
+                )));
             }
         }
         buckets(filter.window, direction, day_bucket, |d| d + DAY_MS)
@@ -265,7 +268,7 @@ mod tests {
     #[test]
     fn named_cameras_read_their_days_and_must_lie_in_the_zone() {
         let registry = fixtures::registry();
-        let [(commune_a, camera_a), (_, camera_b)] = fixtures::two_communes(&registry);
+        let [(commune_a, camera_a), (commune_b, camera_b)] = fixtures::two_communes(&registry);
         let target = Target::Commune(commune_a.clone());
         let scan = scan(
             &registry,
@@ -280,26 +283,19 @@ mod tests {
                 day: 1_767_225_600_000
             }]]
         );
-        let Err(ApiError::InvalidArgument { field, reason }) = scan_error(
+        // Outside the zone or unknown: the same refusal, naming no other
+        // zone.
+        let refusal = |camera: &str| match scan_error(
             &registry,
             &target,
-            &filter(&commune_a, vec![], vec![camera_b.clone()]),
-        ) else {
-            panic!("a camera outside the zone was accepted");
+            &filter(&commune_a, vec![], vec![camera.into()]),
+        ) {
+            Err(ApiError::PermissionDenied(message)) => message.replace(camera, "<camera>"),
+            other => panic!("camera {camera} was not refused: {other:?}"),
         };
-        assert_eq!(field, "camera_ids");
-        assert!(reason.contains(&camera_b), "{reason}");
-        assert!(matches!(
-            scan_error(
-                &registry,
-                &target,
-                &filter(&commune_a, vec![], vec!["no-such-camera".into()])
-            ),
-            Err(ApiError::InvalidArgument {
-                field: "camera_ids",
-                ..
-            })
-        ));
+        let outside = refusal(&camera_b);
+        assert_eq!(outside, refusal("no-such-camera"));
+        assert!(!outside.contains(&commune_b), "{outside}");
     }
 
     /// `scan`'s error (a `Scan` has no `Debug`, so `unwrap_err` is out).

@@ -18,7 +18,7 @@ use crate::backend::Backend;
 use crate::error::{ApiError, ApiResult};
 use crate::fanout::{Plan, RowFilter, buckets, next_month};
 use vigil_request::audit::AuditQuery;
-use vigil_request::{Cursor, Window, page_size};
+use vigil_request::{Cursor, Window, page_size, required_text};
 
 /// A checked plate search.
 #[derive(Debug, Clone)]
@@ -53,9 +53,7 @@ async fn search(
 ) -> ApiResult<(PlateTrajectoryResponse, usize)> {
     let caller = &caller;
     caller.require(Action::SearchPlates)?;
-    if request.reason.trim().is_empty() {
-        return Err(ApiError::invalid("reason", "plate searches need a reason"));
-    }
+    required_text(&request.reason, "reason", "plate searches need a reason")?;
     let limits = backend.limits;
     let want = page_size(
         request.page_size,

@@ -123,14 +123,21 @@ fn minute(at: &prost_types::Timestamp) -> String {
 
 /// One line, no control characters, at most [`MAX_VALUE_CHARS`].
 fn clean(value: &str) -> String {
-    let mut cleaned: String = value
+    one_line(value, MAX_VALUE_CHARS)
+}
+
+/// `text` on one line (control characters become spaces), cut to
+/// `max_chars` with a trailing `…`: for client text recorded before it is
+/// checked (an audited attempt's reason).
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    let mut cleaned: String = text
         .trim()
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_VALUE_CHARS + 1)
+        .take(max_chars + 1)
         .collect();
-    if cleaned.chars().count() > MAX_VALUE_CHARS {
-        cleaned = cleaned.chars().take(MAX_VALUE_CHARS).collect();
+    if cleaned.chars().count() > max_chars {
+        cleaned = cleaned.chars().take(max_chars).collect();
         cleaned.push('…');
     }
     cleaned

@@ -112,6 +112,59 @@ impl Window {
     }
 }
 
+/// Longest free text a client may send (a reason, a note, a name), in
+/// characters. A 600 KB watchlist reason used to be copied into every
+/// alert the entry raised, past Kafka's message size.
+pub const MAX_TEXT_CHARS: usize = 512;
+/// Most cameras one filter may name.
+pub const MAX_CAMERA_FILTER: usize = 100;
+/// Longest id a client may send (camera, zone, entry), in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// Checks a required free-text field (a reason): not blank, at most
+/// [`MAX_TEXT_CHARS`], no control characters but line breaks and tabs.
+/// `missing` says what the text is for when it is blank.
+pub fn required_text<'a>(text: &'a str, field: &'static str, missing: &str) -> Checked<&'a str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(InvalidField::new(field, missing));
+    }
+    if text.chars().nth(MAX_TEXT_CHARS).is_some() {
+        return Err(InvalidField::new(
+            field,
+            format!("at most {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(InvalidField::new(
+            field,
+            "control characters are not allowed",
+        ));
+    }
+    Ok(text)
+}
+
+/// Checks a camera filter: at most [`MAX_CAMERA_FILTER`] ids of at most
+/// [`MAX_ID_BYTES`] each.
+pub fn camera_filter(ids: &[String], field: &'static str) -> Checked<()> {
+    if ids.len() > MAX_CAMERA_FILTER {
+        return Err(InvalidField::new(
+            field,
+            format!("at most {MAX_CAMERA_FILTER} cameras"),
+        ));
+    }
+    if ids.iter().any(|id| id.len() > MAX_ID_BYTES) {
+        return Err(InvalidField::new(
+            field,
+            format!("a camera id is at most {MAX_ID_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// The page size a request asks for: 0 means `default`, above `max` is an
 /// error naming the field.
 pub fn page_size(requested: u32, default: usize, max: usize) -> Checked<usize> {
@@ -269,6 +322,35 @@ mod tests {
         for junk in ["x", "!!!", &token[1..]] {
             assert!(tokens.resume("q", junk).is_err());
         }
+    }
+
+    #[test]
+    fn free_text_and_camera_filters_are_bounded() {
+        assert_eq!(
+            required_text("  case HS-1\nsecond line ", "reason", "say why").unwrap(),
+            "case HS-1\nsecond line"
+        );
+        let blank = required_text(" \t", "reason", "say why").unwrap_err();
+        assert_eq!((blank.field, blank.reason.as_str()), ("reason", "say why"));
+        let long = "x".repeat(600 * 1024);
+        assert!(
+            required_text(&long, "reason", "say why")
+                .unwrap_err()
+                .reason
+                .contains("512")
+        );
+        assert!(required_text(&"ệ".repeat(MAX_TEXT_CHARS), "reason", "").is_ok());
+        assert!(required_text("a\u{1b}[2Jb", "reason", "").is_err());
+
+        let ids = |n: usize, len: usize| vec!["c".repeat(len); n];
+        assert!(camera_filter(&ids(MAX_CAMERA_FILTER, MAX_ID_BYTES), "camera_ids").is_ok());
+        assert!(camera_filter(&ids(MAX_CAMERA_FILTER + 1, 4), "camera_ids").is_err());
+        assert_eq!(
+            camera_filter(&ids(1, MAX_ID_BYTES + 1), "camera_ids")
+                .unwrap_err()
+                .field,
+            "camera_ids"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! Live alert streams are bounded: per token, per process, and in how far
-//! back `since` reaches; and a token revoked while its streams are open
-//! ends them within the re-check interval ("effective from the next call"
-//! holds for streams too).
+//! The server's own limits: live alert streams per token, per process and
+//! in how far back `since` reaches; a token revoked while its streams are
+//! open ends them within the re-check interval ("effective from the next
+//! call" holds for streams too); a server-side deadline on every call.
 
 mod common;
 
@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{Fixture, ts};
 use futures::StreamExt;
 use tonic::Code;
-use vigil_proto::v1::StreamAlertsRequest;
 use vigil_proto::v1::query_service_client::QueryServiceClient;
+use vigil_proto::v1::{ListEventsRequest, StreamAlertsRequest};
 use vigil_store::TokenStore;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -66,5 +66,29 @@ async fn streams_are_capped_and_end_when_their_token_is_revoked() -> anyhow::Res
         assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
         assert!(status.message().contains("revoked"), "{}", status.message());
     }
+    fx.stop().await
+}
+
+/// A call cannot hold the server longer than --request-timeout, whatever
+/// the client's own deadline (here none).
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_end_at_the_servers_deadline() -> anyhow::Result<()> {
+    let fx = Fixture::start_with("request_timeout", &["--request-timeout", "1ms"]).await?;
+    let mut client = QueryServiceClient::new(fx.channel.clone());
+    let province_day = ListEventsRequest {
+        zone_id: "th".into(),
+        window: Some(fx.window()),
+        page_size: 1000,
+        ..ListEventsRequest::default()
+    };
+    let status = client
+        .list_events(fx.request("operator", province_day))
+        .await
+        .unwrap_err();
+    // tonic answers an expired server timeout with CANCELLED.
+    assert!(
+        [Code::Cancelled, Code::DeadlineExceeded].contains(&status.code()),
+        "{status:?}"
+    );
     fx.stop().await
 }
