@@ -40,6 +40,13 @@ impl ApiError {
         }
     }
 
+    /// The one answer for an id that does not exist and for one outside
+    /// the caller's scope, so that refusals cannot tell which ids exist
+    /// elsewhere (nor where they are filed).
+    pub(crate) fn unknown(what: &str, id: impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("no {what} {id} within this token's scope"))
+    }
+
     pub(crate) fn code(&self) -> Code {
         match self {
             Self::InvalidArgument { .. } => Code::InvalidArgument,

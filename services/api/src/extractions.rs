@@ -298,6 +298,19 @@ impl Backend {
     }
 }
 
+/// An extraction as `caller` may read it: auditors check that extractions
+/// were made for a case and not altered (ids, times, cameras, hashes), but
+/// get no event data (plate text, where the snapshots are).
+fn for_reader(caller: &Caller, mut extraction: Extraction) -> Extraction {
+    if caller.role == vigil_proto::v1::Role::Auditor {
+        for item in &mut extraction.items {
+            item.plate_normalized.clear();
+            item.snapshot_uri.clear();
+        }
+    }
+    extraction
+}
+
 /// What an extraction asked for, for the audit log.
 fn extraction_audit_query(request: &CreateExtractionRequest) -> AuditQuery {
     let query = AuditQuery::new().text("case", &request.case_id);
@@ -356,14 +369,11 @@ impl ExtractionService for Extractions {
                         .extractions
                         .get(id)
                         .await?
-                        .ok_or_else(|| ApiError::NotFound(format!("no extraction {id}")))?;
+                        .ok_or_else(|| ApiError::unknown("extraction", id))?;
                     if !backend.sees_extractions_of(&caller, &extraction.commune_id) {
-                        return Err(ApiError::PermissionDenied(format!(
-                            "extraction {id} is filed under {}, outside this token's scope",
-                            extraction.commune_id
-                        )));
+                        return Err(ApiError::unknown("extraction", id));
                     }
-                    Ok(extraction)
+                    Ok(for_reader(&caller, extraction))
                 },
             )
             .await

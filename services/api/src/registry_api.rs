@@ -22,7 +22,7 @@ use crate::auth::{Action, Caller, within};
 use crate::backend::Backend;
 use crate::error::{ApiError, ApiResult};
 use vigil_request::audit::AuditQuery;
-use vigil_request::required_text;
+use vigil_request::{MAX_ID_BYTES, required_text};
 
 /// The registry service over the shared backend.
 #[derive(Debug, Clone)]
@@ -270,14 +270,18 @@ async fn remove_watchlist_entry(
     required_text(&request.reason, "reason", "say why the entry is removed")?;
     {
         let registry = backend.registry();
-        let entry = registry.watchlist_entry(&request.entry_id).ok_or_else(|| {
-            ApiError::NotFound(format!("no watchlist entry {:?}", request.entry_id))
-        })?;
+        if request.entry_id.len() > MAX_ID_BYTES {
+            return Err(ApiError::invalid(
+                "entry_id",
+                format!("at most {MAX_ID_BYTES} bytes"),
+            ));
+        }
+        let unknown = || ApiError::unknown("watchlist entry", format!("{:?}", request.entry_id));
+        let entry = registry
+            .watchlist_entry(&request.entry_id)
+            .ok_or_else(unknown)?;
         if !caller.covers(&registry, &entry.owner_zone_id) {
-            return Err(ApiError::PermissionDenied(format!(
-                "entry {} belongs to zone {}, outside this token's scope",
-                entry.id, entry.owner_zone_id
-            )));
+            return Err(unknown());
         }
     }
     let key = format!("watchlist/{}", request.entry_id);

@@ -200,7 +200,8 @@ async fn registry_watchlist_extractions_and_audit() -> anyhow::Result<()> {
                 ))
                 .await
         ),
-        Code::PermissionDenied
+        Code::NotFound,
+        "another commune's entry gets the answer of an unknown one"
     );
     registry
         .remove_watchlist_entry(fx.request(
@@ -359,19 +360,37 @@ async fn registry_watchlist_extractions_and_audit() -> anyhow::Result<()> {
         ))
         .await?
         .into_inner();
-    assert_eq!(full.items, first.items);
-    assert_eq!(
-        code(
-            extractions
-                .get_extraction(fx.request(
-                    "police_b",
-                    GetExtractionRequest {
-                        extraction_id: first.extraction_id.clone()
-                    }
-                ))
-                .await
-        ),
-        Code::PermissionDenied
+    // Auditors check ids, times, cameras and hashes; no plate text, no
+    // snapshot locations.
+    assert_eq!(full.items.len(), first.items.len());
+    assert_eq!(full.manifest_sha256, first.manifest_sha256);
+    for (seen, made) in full.items.iter().zip(&first.items) {
+        assert_eq!(
+            (&seen.event_id, &seen.snapshot_sha256, &seen.camera_id),
+            (&made.event_id, &made.snapshot_sha256, &made.camera_id)
+        );
+        assert!(seen.plate_normalized.is_empty() && seen.snapshot_uri.is_empty());
+    }
+    assert!(
+        first.items.iter().any(|i| !i.snapshot_uri.is_empty()),
+        "the police's copy has the snapshots"
+    );
+    // Filed outside the caller's scope: the answer an unknown id gets,
+    // naming no commune.
+    let elsewhere = extractions
+        .get_extraction(fx.request(
+            "police_b",
+            GetExtractionRequest {
+                extraction_id: first.extraction_id.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(elsewhere.code(), Code::NotFound);
+    assert!(
+        !elsewhere.message().contains(&fx.commune_a),
+        "{}",
+        elsewhere.message()
     );
     let stats = extractions
         .extraction_stats(fx.request(

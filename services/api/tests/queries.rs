@@ -179,7 +179,25 @@ async fn events_are_listed_by_zone_in_order_with_paging_and_scope() -> anyhow::R
             },
         ))
         .await;
-    assert_eq!(code(refused), Code::PermissionDenied);
+    // Outside the scope: the same answer as an id that does not exist.
+    let refused = refused.unwrap_err();
+    let unknown_id = uuid::Uuid::now_v7().to_string();
+    let unknown = client
+        .get_event(fx.request(
+            "police_a",
+            GetEventRequest {
+                event_id: unknown_id.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+    assert_eq!(unknown.code(), Code::NotFound);
+    assert_eq!(
+        refused.message().replace(&b_event, "<id>"),
+        unknown.message().replace(&unknown_id, "<id>")
+    );
+    assert!(!refused.message().contains(&fx.commune_b));
     let event = client
         .get_event(fx.request(
             "police_b",

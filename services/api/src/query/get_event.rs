@@ -21,14 +21,14 @@ pub(super) async fn serve(
         .events
         .get(event_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no event {event_id}")))?;
+        .ok_or_else(|| ApiError::unknown("event", event_id))?;
     let event = shown(&backend.registry(), caller, event_id, event)?;
     Ok(GetEventResponse { event: Some(event) })
 }
 
 /// The event as `caller` may see it (phone numbers removed for the roles
-/// that do not dispatch teams), or a refusal if it is outside the caller's
-/// scope.
+/// that do not dispatch teams), or, outside the caller's scope, the answer
+/// an unknown id gets.
 fn shown(
     registry: &Registry,
     caller: &Caller,
@@ -36,10 +36,7 @@ fn shown(
     mut event: EnrichedDetection,
 ) -> ApiResult<EnrichedDetection> {
     if !(caller.covers(registry, &event.village_id) || caller.covers(registry, &event.commune_id)) {
-        return Err(ApiError::PermissionDenied(format!(
-            "event {event_id} is outside this token's scope ({})",
-            caller.zone_id
-        )));
+        return Err(ApiError::unknown("event", event_id));
     }
     redact(caller, &mut event);
     Ok(event)
@@ -64,15 +61,16 @@ mod tests {
     }
 
     #[test]
-    fn an_event_outside_the_scope_is_refused_naming_the_scope() {
+    fn an_event_outside_the_scope_gets_the_answer_of_an_unknown_one() {
         let registry = fixtures::registry();
         let [(commune_a, _), (commune_b, _)] = fixtures::two_communes(&registry);
         let police_a = fixtures::caller(Role::CommunePolice, &commune_a);
         let error = shown(&registry, &police_a, Uuid::nil(), event(&commune_b)).unwrap_err();
-        assert!(
-            matches!(&error, ApiError::PermissionDenied(m) if m.contains(&commune_a)),
-            "{error}"
+        assert_eq!(
+            error.to_string(),
+            ApiError::unknown("event", Uuid::nil()).to_string()
         );
+        assert!(!error.to_string().contains(&commune_b), "{error}");
         let shown = shown(&registry, &police_a, Uuid::nil(), event(&commune_a)).unwrap();
         assert_eq!(shown.team.unwrap().on_duty_phone, "+84 900 000 000");
     }
