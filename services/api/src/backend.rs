@@ -38,6 +38,17 @@ pub(crate) struct Limits {
     pub(crate) max_extraction: usize,
 }
 
+impl Limits {
+    /// The page size a request asks for (0: the default), checked.
+    pub(crate) fn page_size(&self, requested: u32) -> ApiResult<usize> {
+        Ok(vigil_request::page_size(
+            requested,
+            self.default_page_size,
+            self.max_page_size,
+        )?)
+    }
+}
+
 /// The stores the API reads and writes.
 #[derive(Debug, Clone)]
 pub(crate) struct Stores {

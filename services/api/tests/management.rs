@@ -538,22 +538,7 @@ async fn cancelled_calls_leave_no_unaudited_change() -> anyhow::Result<()> {
             .await?
             .into_inner()
             .entries;
-        let audit = AuditServiceClient::new(fx.channel.clone())
-            .list_audit(fx.request(
-                "auditor",
-                ListAuditRequest {
-                    window: Some(vigil_proto::v1::TimeWindow {
-                        start: Some(ts(chrono::Utc::now() - chrono::Duration::minutes(10))),
-                        end: Some(ts(chrono::Utc::now() + chrono::Duration::minutes(1))),
-                    }),
-                    action: "AddWatchlistEntry".into(),
-                    limit: 1000,
-                    ..ListAuditRequest::default()
-                },
-            ))
-            .await?
-            .into_inner()
-            .entries;
+        let audit = recent_audit(&fx, "AddWatchlistEntry", 1000).await?;
         let open = audit
             .iter()
             .filter(|a| a.outcome == "STARTED")
@@ -627,26 +612,36 @@ async fn cancelled_calls_leave_no_unaudited_change() -> anyhow::Result<()> {
         "{}",
         status.message()
     );
-    let audit = AuditServiceClient::new(fx.channel.clone())
-        .list_audit(fx.request(
-            "auditor",
-            ListAuditRequest {
-                window: Some(vigil_proto::v1::TimeWindow {
-                    start: Some(ts(chrono::Utc::now() - chrono::Duration::minutes(1))),
-                    end: Some(ts(chrono::Utc::now() + chrono::Duration::minutes(1))),
-                }),
-                action: "AddWatchlistEntry".into(),
-                limit: 2,
-                ..ListAuditRequest::default()
-            },
-        ))
-        .await?
-        .into_inner()
-        .entries;
+    let audit = recent_audit(&fx, "AddWatchlistEntry", 2).await?;
     assert!(
         audit.iter().any(|a| a.outcome == "InvalidArgument"),
         "{audit:?}"
     );
     assert!(audit.iter().all(|a| a.reason.chars().count() <= 513));
     fx.stop().await
+}
+
+/// The audit log's last ten minutes for `action`, newest first.
+async fn recent_audit(
+    fx: &Fixture,
+    action: &str,
+    limit: u32,
+) -> anyhow::Result<Vec<vigil_proto::v1::AuditEntry>> {
+    let now = chrono::Utc::now();
+    Ok(AuditServiceClient::new(fx.channel.clone())
+        .list_audit(fx.request(
+            "auditor",
+            ListAuditRequest {
+                window: Some(vigil_proto::v1::TimeWindow {
+                    start: Some(ts(now - chrono::Duration::minutes(10))),
+                    end: Some(ts(now + chrono::Duration::minutes(1))),
+                }),
+                action: action.into(),
+                limit,
+                ..ListAuditRequest::default()
+            },
+        ))
+        .await?
+        .into_inner()
+        .entries)
 }

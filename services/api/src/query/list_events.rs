@@ -13,7 +13,7 @@ use crate::auth::{Action, Caller};
 use crate::backend::{Backend, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::fanout::{Plan, RowFilter, buckets};
-use vigil_request::{Cursor, Window, camera_filter, checked_kinds, page_size};
+use vigil_request::{Cursor, Window, camera_filter, checked_kinds};
 
 /// What ListEvents and extractions filter on, checked.
 #[derive(Debug, Clone)]
@@ -36,12 +36,7 @@ pub(super) async fn serve(
     request: ListEventsRequest,
 ) -> ApiResult<ListEventsResponse> {
     caller.require(Action::ReadEvents)?;
-    let limits = backend.limits;
-    let want = page_size(
-        request.page_size,
-        limits.default_page_size,
-        limits.max_page_size,
-    )?;
+    let want = backend.limits.page_size(request.page_size)?;
     let filter = backend.event_filter(
         caller,
         &request.zone_id,

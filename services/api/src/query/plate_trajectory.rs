@@ -18,7 +18,7 @@ use crate::backend::Backend;
 use crate::error::{ApiError, ApiResult};
 use crate::fanout::{Plan, RowFilter, buckets, next_month};
 use vigil_request::audit::AuditQuery;
-use vigil_request::{Cursor, Window, page_size, required_text};
+use vigil_request::{Cursor, Window, required_text};
 
 /// A checked plate search.
 #[derive(Debug, Clone)]
@@ -54,12 +54,7 @@ async fn search(
     let caller = &caller;
     caller.require(Action::SearchPlates)?;
     required_text(&request.reason, "reason", "plate searches need a reason")?;
-    let limits = backend.limits;
-    let want = page_size(
-        request.page_size,
-        limits.default_page_size,
-        limits.max_page_size,
-    )?;
+    let want = backend.limits.page_size(request.page_size)?;
     let search = backend.plate_search(&request.plate, request.window.as_ref(), request.fuzzy)?;
     let key = query_key(
         "PlateTrajectory",

@@ -173,7 +173,11 @@ impl Fixture {
         let mut events = Vec::new();
         let mut touched = std::collections::BTreeSet::new();
         for mut detection in detections {
-            detection.site_id = "site-test".into();
+            // Accepted by the camera's own edge agent.
+            detection.site_id = registry
+                .camera(&detection.camera_id)
+                .and_then(|c| c.site_id.clone())
+                .unwrap_or_default();
             detection.received_at = detection.captured_at;
             let captured = detection.captured_at.unwrap();
             let arrived = DateTime::from_timestamp(captured.seconds + 1, 0).unwrap();
@@ -198,7 +202,10 @@ impl Fixture {
         let statuses = StatusStore::prepare(&env.keyspace).await?;
         let heartbeat = |camera: &str| Heartbeat {
             camera_id: camera.to_owned(),
-            site_id: "site-test".into(),
+            site_id: registry
+                .camera(camera)
+                .and_then(|c| c.site_id.clone())
+                .unwrap_or_default(),
             sent_at: Some(prost_types::Timestamp {
                 seconds: (now - chrono::Duration::minutes(1)).timestamp(),
                 nanos: 0,
