@@ -82,28 +82,36 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 
 {{/* Kafka settings (every component). */}}
+{{/*
+Kafka settings of one component: call with (dict "root" $ "component" NAME).
+With kafka.auth.users.<component> set, that component authenticates as its
+own user (so broker ACLs can give each only the topics it needs);
+otherwise as kafka.auth.username.
+*/}}
 {{- define "vigil.env.kafka" -}}
+{{- $auth := .root.Values.kafka.auth }}
+{{- $user := get (default (dict) $auth.users) .component | default (dict) }}
 - name: VIGIL_KAFKA_BROKERS
-  value: {{ .Values.kafka.brokers | quote }}
+  value: {{ .root.Values.kafka.brokers | quote }}
 - name: VIGIL_TOPIC_PREFIX
-  value: {{ .Values.kafka.topicPrefix | quote }}
-{{- if .Values.kafka.auth.enabled }}
+  value: {{ .root.Values.kafka.topicPrefix | quote }}
+{{- if $auth.enabled }}
 - name: VIGIL_KAFKA_SASL_MECHANISM
-  value: {{ .Values.kafka.auth.mechanism | quote }}
+  value: {{ $auth.mechanism | quote }}
 - name: VIGIL_KAFKA_SASL_USERNAME
-  value: {{ .Values.kafka.auth.username | quote }}
+  value: {{ $user.username | default $auth.username | quote }}
 - name: VIGIL_KAFKA_SASL_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.kafka.auth.existingSecret }}
-      key: {{ .Values.kafka.auth.passwordKey }}
+      name: {{ $user.existingSecret | default $auth.existingSecret }}
+      key: {{ $auth.passwordKey }}
 - name: VIGIL_KAFKA_SASL_PASSWORD_FILE
   value: "env:"
 {{- end }}
-{{- if .Values.kafka.tls.enabled }}
+{{- if .root.Values.kafka.tls.enabled }}
 - name: VIGIL_KAFKA_TLS
   value: "true"
-{{- if .Values.kafka.tls.caSecret }}
+{{- if .root.Values.kafka.tls.caSecret }}
 - name: VIGIL_KAFKA_CA_FILE
   value: /etc/vigil/kafka-ca/ca.crt
 {{- end }}
