@@ -150,18 +150,16 @@ impl Backend {
     }
 
     /// The commune an extraction is filed under: the query's zone's commune,
-    /// else the caller's, else the province.
-    fn filing_commune(&self, caller: &Caller, query: &ExtractionQuery) -> String {
+    /// else the caller's, else the province. The zone must lie in the
+    /// caller's scope, plate extractions included: a record filed under
+    /// another commune would be hidden from its maker and shown to others.
+    fn filing_commune(&self, caller: &Caller, query: &ExtractionQuery) -> ApiResult<String> {
         let registry = self.registry();
-        let zone = if query.zone_id.is_empty() {
-            &caller.zone_id
-        } else {
-            &query.zone_id
-        };
-        registry
-            .commune_of(zone)
+        let zone = caller.scoped_zone(&registry, &query.zone_id)?;
+        Ok(registry
+            .commune_of(&zone)
             .map(|c| c.id.clone())
-            .unwrap_or_else(|| zone.clone())
+            .unwrap_or(zone))
     }
 
     async fn create_extraction(
@@ -179,13 +177,14 @@ impl Backend {
             .query
             .clone()
             .ok_or_else(|| ApiError::invalid("query", "say what to extract"))?;
+        let commune_id = self.filing_commune(caller, &query)?;
         let items = self.extract(caller, &query).await?;
         let now = Utc::now();
         let extraction = Extraction {
             extraction_id: Uuid::now_v7().to_string(),
             case_id: case_id.to_owned(),
             reason: reason.to_owned(),
-            commune_id: self.filing_commune(caller, &query),
+            commune_id,
             query: Some(query),
             requested_by: caller.token_id.clone(),
             requester_name: caller.name.clone(),

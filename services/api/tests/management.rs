@@ -335,6 +335,24 @@ async fn registry_watchlist_extractions_and_audit() -> anyhow::Result<()> {
             .await;
         assert_eq!(code(refused), Code::PermissionDenied, "{who}");
     }
+    // A plate extraction is filed only under a zone of the caller's scope
+    // (it used to be filed under whatever zone the query named).
+    let misfiled = extractions
+        .create_extraction(fx.request(
+            "police_a",
+            CreateExtractionRequest {
+                case_id: "HS-2026-005".into(),
+                reason: "r".into(),
+                query: Some(ExtractionQuery {
+                    plate: PLATE.into(),
+                    zone_id: fx.commune_b.clone(),
+                    window: Some(fx.window()),
+                    ..ExtractionQuery::default()
+                }),
+            },
+        ))
+        .await;
+    assert_eq!(code(misfiled), Code::PermissionDenied);
 
     let by_case = extractions
         .list_extractions(fx.request(
@@ -439,7 +457,7 @@ async fn registry_watchlist_extractions_and_audit() -> anyhow::Result<()> {
         .collect();
     assert_eq!(audit.entries.len(), 2 * outcomes.len());
     let actions = |action: &str| outcomes.iter().filter(|e| e.action == action).count();
-    assert_eq!(actions("CreateExtraction"), 6, "3 made, 3 refused");
+    assert_eq!(actions("CreateExtraction"), 7, "3 made, 4 refused");
     assert_eq!(actions("AddWatchlistEntry"), 4, "1 added, 3 refused");
     assert_eq!(actions("RemoveWatchlistEntry"), 2);
     let made = outcomes
