@@ -84,6 +84,8 @@ struct TeamSpec {
 struct CameraSpec {
     id: u8,
     zone: u8,
+    /// The site serving it, if the registry records one.
+    site: Option<u8>,
     latitude: f64,
     longitude: f64,
 }
@@ -132,6 +134,8 @@ enum DetectionSpec {
     Built {
         seed: u64,
         camera: u8,
+        /// The site whose edge agent accepted it (none: unstamped).
+        site: Option<u8>,
         /// Captured this many seconds before now (negative: ahead).
         age_s: i32,
         read: Option<ReadSpec>,
@@ -191,12 +195,14 @@ impl Records {
                 CameraSpec {
                     id: 0,
                     zone: 2,
+                    site: Some(0),
                     latitude: 20.35,
                     longitude: 105.25,
                 },
                 CameraSpec {
                     id: 1,
                     zone: 3,
+                    site: None,
                     latitude: 20.36,
                     longitude: 105.26,
                 },
@@ -255,7 +261,7 @@ impl Records {
             registry.upsert(RegistryEntity::Camera(Camera {
                 id: id("cam-", c.id),
                 zone_id: id("z", c.zone),
-                site_id: None,
+                site_id: c.site.map(|n| id("site-", n)),
                 position: GeoPoint::new(c.latitude, c.longitude)
                     .unwrap_or(GeoPoint::new(20.0, 105.0).expect("on the globe")),
                 kind: CameraKind::PlateReader,
@@ -318,15 +324,16 @@ impl Scenario {
     }
 
     fn payload(&self, now: DateTime<Utc>) -> Vec<u8> {
-        let (seed, camera, age_s, read, labels) = match &self.detection {
+        let (seed, camera, site, age_s, read, labels) = match &self.detection {
             DetectionSpec::Raw(bytes) => return bytes.clone(),
             DetectionSpec::Built {
                 seed,
                 camera,
+                site,
                 age_s,
                 read,
                 labels,
-            } => (seed, camera, age_s, read, labels),
+            } => (seed, camera, site, age_s, read, labels),
         };
         let mut factory = DetectionFactory::new(*seed);
         let camera = id("cam-", *camera);
@@ -347,6 +354,7 @@ impl Scenario {
             }
             Some(ReadSpec::Text(text)) => factory.plate_read(&camera, at, text, false),
         };
+        detection.site_id = site.map(|n| id("site-", n)).unwrap_or_default();
         detection.labels.extend(labels.iter().cloned());
         detection.encode_to_vec()
     }
@@ -450,6 +458,16 @@ fuzz_target!(|scenario: Scenario| {
     let Some(camera) = camera else {
         return;
     };
+    // A camera with a site is reported by that site only; one without is
+    // reported by any.
+    let foreign = camera
+        .site_id
+        .as_deref()
+        .is_some_and(|site| detection.site_id.as_deref() != Some(site));
+    assert_eq!(foreign, reason == Some("site_mismatch"));
+    if foreign {
+        return;
+    }
     let village = registry
         .zone(&camera.zone_id)
         .filter(|z| z.level() == ZoneLevel::Village);

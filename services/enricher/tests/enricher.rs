@@ -11,9 +11,9 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 use vigil_bus::registry::RegistryPublisher;
-use vigil_domain::{Registry, RegistryEntity, WatchlistEntry};
+use vigil_domain::{Camera, Registry, RegistryEntity, WatchlistEntry};
 use vigil_enricher::Config;
-use vigil_proto::v1::{Alert, DlqRecord, EnrichedDetection};
+use vigil_proto::v1::{Alert, Detection, DlqRecord, EnrichedDetection};
 use vigil_synth::ProvinceSpec;
 use vigil_synth::traffic::DetectionFactory;
 use vigil_testkit::{TestEnv, count, eventually, read_topic, unique_name};
@@ -40,6 +40,12 @@ async fn publish_registry(env: &TestEnv) -> anyhow::Result<Registry> {
         .publish(registry.entities())
         .await?;
     Ok(registry)
+}
+
+/// A detection of `camera` as its own site's edge agent stamps it.
+fn from_its_site(mut detection: Detection, camera: &Camera) -> Detection {
+    detection.site_id = camera.site_id.clone().unwrap_or_default();
+    detection
 }
 
 fn config(env: &TestEnv, group: &str) -> Config {
@@ -90,7 +96,10 @@ async fn enriches_alerts_and_dead_letters() -> anyhow::Result<()> {
     let mut records = Vec::new();
     let mut valid = HashSet::new();
     for i in 0..20 {
-        let detection = factory.detection(&camera.id, now - chrono::Duration::seconds(i));
+        let detection = from_its_site(
+            factory.detection(&camera.id, now - chrono::Duration::seconds(i)),
+            &camera,
+        );
         valid.insert(detection.event_id.clone());
         records.push((camera.id.clone(), detection.encode_to_vec()));
         if i == 5 {
@@ -99,8 +108,14 @@ async fn enriches_alerts_and_dead_letters() -> anyhow::Result<()> {
             records.push(("cam-not-registered".into(), stranger.encode_to_vec()));
         }
     }
-    let exact = factory.plate_read(&camera.id, now, "36A12345", false);
-    let mut confused = factory.plate_read(&camera.id, now, "36A12345", false);
+    let exact = from_its_site(
+        factory.plate_read(&camera.id, now, "36A12345", false),
+        &camera,
+    );
+    let mut confused = from_its_site(
+        factory.plate_read(&camera.id, now, "36A12345", false),
+        &camera,
+    );
     confused.plate.as_mut().unwrap().text = "36A-l23.45".into();
     for read in [&exact, &confused] {
         valid.insert(read.event_id.clone());
@@ -167,15 +182,15 @@ async fn enriches_alerts_and_dead_letters() -> anyhow::Result<()> {
 async fn two_instances_share_the_work_and_a_killed_one_loses_nothing() -> anyhow::Result<()> {
     let env = TestEnv::new("enrich_pair").await?;
     let registry = publish_registry(&env).await?;
-    let cameras: Vec<String> = registry.cameras().map(|c| c.id.clone()).collect();
+    let cameras: Vec<Camera> = registry.cameras().cloned().collect();
     let mut factory = DetectionFactory::new(12);
     let now = Utc::now();
     let records: Vec<(String, Vec<u8>)> = (0..3_000)
         .map(|i| {
             let camera = &cameras[i % cameras.len()];
             (
-                camera.clone(),
-                factory.detection(camera, now).encode_to_vec(),
+                camera.id.clone(),
+                from_its_site(factory.detection(&camera.id, now), camera).encode_to_vec(),
             )
         })
         .collect();
@@ -277,7 +292,7 @@ async fn authenticates_with_sasl_and_never_logs_the_password() -> anyhow::Result
     let records: Vec<_> = (0..10)
         .map(|i| {
             let at = Utc::now() - chrono::Duration::seconds(i);
-            let detection = factory.detection(&camera.id, at);
+            let detection = from_its_site(factory.detection(&camera.id, at), &camera);
             (camera.id.clone(), detection.encode_to_vec())
         })
         .collect();

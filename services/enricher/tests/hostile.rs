@@ -37,10 +37,16 @@ async fn every_kind_of_bad_record_is_dead_lettered_with_its_reason() -> anyhow::
     RegistryPublisher::new(&env.kafka)?
         .publish(registry.entities())
         .await?;
-    let camera = registry.cameras().next().unwrap().id.clone();
+    let camera = registry.cameras().next().unwrap().clone();
+    let site = camera.site_id.clone().unwrap_or_default();
+    let camera = camera.id;
     let mut factory = DetectionFactory::new(5);
     let now = Utc::now();
-    let good = |factory: &mut DetectionFactory| factory.detection(&camera, now);
+    let good = |factory: &mut DetectionFactory| {
+        let mut detection = factory.detection(&camera, now);
+        detection.site_id = site.clone();
+        detection
+    };
 
     let mut bad: Vec<(&str, Vec<u8>)> = Vec::new();
     bad.push(("malformed", b"\xff\xff\xff\xff garbage".to_vec()));
@@ -76,6 +82,14 @@ async fn every_kind_of_bad_record_is_dead_lettered_with_its_reason() -> anyhow::
         labels.labels.insert(format!("k{i}"), "v".into());
     }
     bad.push(("too_many_labels", labels.encode_to_vec()));
+    // Another site's edge agent speaking for this camera (anyone on that
+    // site's network can post to it), and a detection no edge stamped.
+    let mut foreign = good(&mut factory);
+    foreign.site_id = "site-somewhere-else".into();
+    bad.push(("site_mismatch", foreign.encode_to_vec()));
+    let mut unstamped = good(&mut factory);
+    unstamped.site_id.clear();
+    bad.push(("site_mismatch", unstamped.encode_to_vec()));
     // A plate whose text is not UTF-8: the Plate message (field 7) with
     // text (field 1) = 0xC3 0x28.
     let mut invalid_utf8 = good(&mut factory);

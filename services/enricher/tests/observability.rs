@@ -179,6 +179,12 @@ async fn one_detection_is_one_trace_and_every_service_serves_its_metrics() -> an
         owner_zone_id: "th".to_owned(),
         created_by: None,
     }));
+    // The edge agent below serves every camera.
+    let cameras: Vec<_> = registry.cameras().cloned().collect();
+    for mut camera in cameras {
+        camera.site_id = Some("site-observability".to_owned());
+        registry.upsert(RegistryEntity::Camera(camera));
+    }
     install_registry(&env.kafka, &env.keyspace, &registry).await?;
     let (token, record) = mint_token("observer", Role::ProvinceOperator.into(), "th", None);
     TokenStore::prepare(&env.keyspace)

@@ -164,7 +164,9 @@ async fn events_reach_every_table_and_a_replay_changes_nothing() -> anyhow::Resu
     let mut sent = Vec::new();
     for i in 0..EVENTS {
         let camera = &cameras[i % cameras.len()];
-        let detection = factory.detection(&camera.id, now - chrono::Duration::seconds(i as i64));
+        let mut detection =
+            factory.detection(&camera.id, now - chrono::Duration::seconds(i as i64));
+        detection.site_id = camera.site_id.clone().unwrap_or_default();
         producer
             .send(
                 FutureRecord::to(&topic)

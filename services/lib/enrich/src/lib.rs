@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use prost::Message as _;
 use uuid::Uuid;
 use vigil_domain::plate::normalize_plate;
-use vigil_domain::{Detection, Registry, WatchMatch, ZoneLevel};
+use vigil_domain::{Camera, Detection, Registry, WatchMatch, ZoneLevel};
 use vigil_proto::v1 as pb;
 
 /// Limits a detection must respect.
@@ -62,6 +62,15 @@ pub enum Rejection {
     UnknownCamera(String),
     #[error("camera {camera_id:?} is in zone {zone_id:?}, which has no commune in the registry")]
     UnplacedCamera { camera_id: String, zone_id: String },
+    /// The registry places the camera at another site than the edge agent
+    /// that accepted the detection (or the detection names no site): a
+    /// site may only speak for its own cameras.
+    #[error("camera {camera_id:?} belongs to site {camera_site:?}, not to site {detection_site:?}")]
+    SiteMismatch {
+        camera_id: String,
+        camera_site: String,
+        detection_site: String,
+    },
     #[error("captured_at {captured_at} is {ahead_s} s in the future")]
     FutureTimestamp {
         captured_at: DateTime<Utc>,
@@ -76,13 +85,14 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every reason [`Rejection::reason`] can give.
-    pub const REASONS: [&'static str; 8] = [
+    pub const REASONS: [&'static str; 9] = [
         "too_large",
         "malformed",
         "invalid",
         "too_many_labels",
         "unknown_camera",
         "unplaced_camera",
+        "site_mismatch",
         "future_timestamp",
         "too_old",
     ];
@@ -96,6 +106,7 @@ impl Rejection {
             Self::Labels { .. } => "too_many_labels",
             Self::UnknownCamera(_) => "unknown_camera",
             Self::UnplacedCamera { .. } => "unplaced_camera",
+            Self::SiteMismatch { .. } => "site_mismatch",
             Self::FutureTimestamp { .. } => "future_timestamp",
             Self::TooOld { .. } => "too_old",
         }
@@ -168,6 +179,7 @@ pub fn enrich(
     let camera = registry
         .camera(&detection.camera_id)
         .ok_or_else(|| Rejection::UnknownCamera(detection.camera_id.clone()))?;
+    check_site(camera, detection.site_id.as_deref())?;
     let unplaced = || Rejection::UnplacedCamera {
         camera_id: camera.id.clone(),
         zone_id: camera.zone_id.clone(),
@@ -215,6 +227,22 @@ pub fn enrich(
         .map(|hit| watchlist_alert(&event, hit, now))
         .collect();
     Ok(Enriched { event, alerts })
+}
+
+/// A camera the registry places at a site may only be reported by that
+/// site's edge agent (which stamps its id on every detection it accepts);
+/// otherwise anyone on any site's network could speak for any camera. A
+/// camera with no site in the registry is accepted from any site, so
+/// registries that do not record sites keep working.
+fn check_site(camera: &Camera, detection_site: Option<&str>) -> Result<(), Rejection> {
+    match camera.site_id.as_deref().filter(|site| !site.is_empty()) {
+        Some(site) if detection_site != Some(site) => Err(Rejection::SiteMismatch {
+            camera_id: camera.id.clone(),
+            camera_site: site.to_owned(),
+            detection_site: detection_site.unwrap_or_default().to_owned(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A policy duration as a bound on time differences; one beyond chrono's
@@ -284,7 +312,7 @@ fn watchlist_alert(
 mod tests {
     use chrono::{NaiveDate, TimeZone};
     use vigil_domain::{
-        Camera, CameraKind, CameraOwner, GeoPoint, Member, MemberRole, RegistryEntity, Team,
+        CameraKind, CameraOwner, GeoPoint, Member, MemberRole, RegistryEntity, Team,
         WatchlistEntry, Zone, ZoneKind,
     };
     use vigil_synth::traffic::DetectionFactory;
@@ -348,6 +376,15 @@ mod tests {
             position: GeoPoint::new(20.35, 105.25).unwrap(),
             kind: CameraKind::PlateReader,
             owner: CameraOwner::Police,
+            installed_on: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        }));
+        registry.upsert(RegistryEntity::Camera(Camera {
+            id: "cam-000002".into(),
+            zone_id: "th.bt.v001".into(),
+            site_id: Some("site-thon-1".into()),
+            position: GeoPoint::new(20.35, 105.25).unwrap(),
+            kind: CameraKind::Fixed,
+            owner: CameraOwner::Commune,
             installed_on: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
         }));
         registry.upsert(RegistryEntity::Watchlist(WatchlistEntry {
@@ -469,6 +506,38 @@ mod tests {
     }
 
     #[test]
+    fn only_the_cameras_own_site_may_report_it() {
+        let policy = Policy::default();
+        let from = |site: &str| {
+            let mut detection = DetectionFactory::new(10).detection("cam-000002", now());
+            detection.site_id = site.to_owned();
+            enrich(&registry(), &encoded(&detection), &policy, now())
+        };
+        let own = from("site-thon-1").unwrap();
+        assert_eq!(own.event.village_id, "th.bt.v001");
+        assert_eq!(
+            from("site-elsewhere").unwrap_err(),
+            Rejection::SiteMismatch {
+                camera_id: "cam-000002".into(),
+                camera_site: "site-thon-1".into(),
+                detection_site: "site-elsewhere".into(),
+            }
+        );
+        // A detection that names no site did not come through the camera's
+        // edge agent, which always stamps its own.
+        assert_eq!(from("").unwrap_err().reason(), "site_mismatch");
+    }
+
+    #[test]
+    fn a_camera_without_a_site_is_accepted_from_any_site() {
+        for site in ["", "site-thon-1", "site-elsewhere"] {
+            let mut detection = DetectionFactory::new(11).detection("cam-000001", now());
+            detection.site_id = site.to_owned();
+            enrich(&registry(), &encoded(&detection), &Policy::default(), now()).unwrap();
+        }
+    }
+
+    #[test]
     fn a_limit_beyond_chronos_range_bounds_nothing() {
         let policy = Policy {
             max_future_skew: Duration::MAX,
@@ -502,6 +571,11 @@ mod tests {
             Rejection::UnplacedCamera {
                 camera_id: String::new(),
                 zone_id: String::new(),
+            },
+            Rejection::SiteMismatch {
+                camera_id: String::new(),
+                camera_site: String::new(),
+                detection_site: String::new(),
             },
             Rejection::FutureTimestamp {
                 captured_at: at,
