@@ -39,6 +39,15 @@
 //! that far behind looks like history too: its cameras are recorded, but
 //! raise no transitions.)
 //!
+//! A camera the registry places at a site is kept alive only by that
+//! site's heartbeats: an edge agent heartbeats every camera it has taken a
+//! detection for, so without this anyone on one site's network could keep
+//! another site's cut camera looking online by posting its id. Heartbeats
+//! from another site are ignored and counted
+//! (`vigil_writer_heartbeats_rejected_total{reason="site_mismatch"}`); a
+//! camera with no site in the registry (or not in it at all) is taken from
+//! any site, as the enricher does.
+//!
 //! Alert ids are UUIDv5 of camera, transition and heartbeat time (the last
 //! heartbeat before the silence, or the first after it), so the same
 //! transition raised twice — a redelivered heartbeat, another instance —
@@ -55,7 +64,7 @@ use rdkafka::consumer::Consumer;
 use rdkafka::message::OwnedMessage;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{debug, error, info};
 use uuid::Uuid;
 use vigil_bus::pipeline::Effect;
 use vigil_bus::registry::SharedRegistry;
@@ -127,6 +136,12 @@ impl Liveness {
                 return Box::pin(std::future::ready(()));
             }
         };
+        if !self.from_the_cameras_site(&heartbeat) {
+            debug!(partition, offset, camera_id = %heartbeat.camera_id, site_id = %heartbeat.site_id,
+                "Ignoring a heartbeat from another site than the camera's.");
+            metrics::heartbeat_from_another_site();
+            return Box::pin(std::future::ready(()));
+        }
         let received_at = Utc::now();
         let sent_at = heartbeat
             .sent_at
@@ -151,6 +166,11 @@ impl Liveness {
                 .record(heartbeat, sent_at, received_at, sighting)
                 .await
         })
+    }
+
+    fn from_the_cameras_site(&self, heartbeat: &Heartbeat) -> bool {
+        let registry = self.registry.read().unwrap_or_else(PoisonError::into_inner);
+        from_the_cameras_site(&registry, &heartbeat.camera_id, &heartbeat.site_id)
     }
 
     async fn record(
@@ -289,6 +309,15 @@ impl Liveness {
 enum Transition {
     Offline,
     Online,
+}
+
+/// Whether a heartbeat for `camera_id` from site `site_id` may speak for
+/// it: yes unless the registry places the camera at another site.
+fn from_the_cameras_site(registry: &Registry, camera_id: &str, site_id: &str) -> bool {
+    registry
+        .camera(camera_id)
+        .and_then(|camera| camera.site_id.as_deref())
+        .is_none_or(|site| site.is_empty() || site == site_id)
 }
 
 /// The alert for `camera_id`'s `transition`, placed through the registry.
@@ -726,6 +755,21 @@ mod tests {
             registry.upsert(entity);
         }
         registry
+    }
+
+    #[test]
+    fn only_the_cameras_own_site_keeps_it_alive() {
+        let registry = registry();
+        assert!(from_the_cameras_site(&registry, "cam-1", "site-1"));
+        assert!(!from_the_cameras_site(&registry, "cam-1", "site-2"));
+        assert!(!from_the_cameras_site(&registry, "cam-1", ""));
+        // Not in the registry (or no site there): any site, as before.
+        assert!(from_the_cameras_site(&registry, "cam-x", "site-2"));
+        let mut siteless = registry.camera("cam-1").unwrap().clone();
+        siteless.site_id = None;
+        let mut registry = registry;
+        registry.upsert(RegistryEntity::Camera(siteless));
+        assert!(from_the_cameras_site(&registry, "cam-1", "site-2"));
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub const WRITE_RETRIES: &str = "vigil_writer_write_retries_total";
 pub const RECORDS_SKIPPED: &str = "vigil_writer_records_skipped_total";
 /// Heartbeats recorded in `camera_status`.
 pub const HEARTBEATS_STORED: &str = "vigil_writer_heartbeats_stored_total";
+/// Heartbeats ignored, by `reason` (`site_mismatch`: sent by another site
+/// than the one the registry places the camera at).
+pub const HEARTBEATS_REJECTED: &str = "vigil_writer_heartbeats_rejected_total";
 /// Cameras this instance tracks that are offline now, by `commune` (the
 /// commune id; `unknown` for cameras the registry does not place).
 pub const CAMERAS_OFFLINE: &str = "vigil_writer_cameras_offline";
@@ -77,6 +80,11 @@ pub(crate) fn describe() {
         Unit::Count,
         "Heartbeats recorded in camera_status."
     );
+    describe_counter!(
+        HEARTBEATS_REJECTED,
+        Unit::Count,
+        "Heartbeats ignored, by reason (site_mismatch: not from the camera's own site)."
+    );
     describe_gauge!(
         CAMERAS_OFFLINE,
         Unit::Count,
@@ -105,6 +113,7 @@ pub(crate) fn describe() {
             metrics::counter!(RECORDS_SKIPPED, "record" => record, "reason" => reason).increment(0);
         }
     }
+    metrics::counter!(HEARTBEATS_REJECTED, "reason" => "site_mismatch").increment(0);
     for kind in [AlertKind::CameraOffline, AlertKind::CameraOnline] {
         metrics::counter!(ALERTS_RAISED, "kind" => kind.short_name()).increment(0);
     }
@@ -133,6 +142,11 @@ pub(crate) fn skipped(record: Record, why: Unusable) {
 
 pub(crate) fn heartbeat() {
     metrics::counter!(HEARTBEATS_STORED).increment(1);
+}
+
+/// A heartbeat from another site than the camera's, ignored.
+pub(crate) fn heartbeat_from_another_site() {
+    metrics::counter!(HEARTBEATS_REJECTED, "reason" => "site_mismatch").increment(1);
 }
 
 pub(crate) fn cameras_offline(commune: &str, count: usize) {

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::ensure;
 use chrono::NaiveDate;
-use common::{Writer, config, eventually};
+use common::{Writer, config, eventually, metric};
 use prost::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -85,8 +85,9 @@ fn registry() -> Vec<RegistryEntity> {
     ]
 }
 
-/// Sends a heartbeat for every camera in `cameras` every 500 ms.
+/// Sends a heartbeat from `site` for every camera in `cameras` every 500 ms.
 fn heartbeats(
+    site: &'static str,
     producer: FutureProducer,
     topic: String,
     cameras: Arc<Mutex<BTreeSet<&'static str>>>,
@@ -103,7 +104,7 @@ fn heartbeats(
             for camera_id in now {
                 let heartbeat = Heartbeat {
                     camera_id: camera_id.to_owned(),
-                    site_id: "site-lang-chieng".to_owned(),
+                    site_id: site.to_owned(),
                     sent_at: Some(SystemTime::now().into()),
                     buffer_depth: 3,
                     link_state: LinkState::Up.into(),
@@ -186,6 +187,7 @@ async fn a_silent_camera_goes_offline_and_comes_back() -> anyhow::Result<()> {
     let beating = Arc::new(Mutex::new(BTreeSet::from([STEADY, FLAKY])));
     let stop = CancellationToken::new();
     let sender = heartbeats(
+        "site-lang-chieng",
         env.kafka.producer_config().create()?,
         env.kafka.topics().heartbeats,
         Arc::clone(&beating),
@@ -243,5 +245,53 @@ async fn a_silent_camera_goes_offline_and_comes_back() -> anyhow::Result<()> {
 
     stop.cancel();
     sender.await??;
+    writer.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_sites_heartbeats_keep_no_camera_alive() -> anyhow::Result<()> {
+    let env = TestEnv::new("writer_foreign_heartbeats").await?;
+    RegistryPublisher::new(&env.kafka)?
+        .publish(registry())
+        .await?;
+    let writer = Writer::start(config(
+        &env,
+        "writer-foreign-heartbeats",
+        &["--offline-after", "3s", "--offline-check", "500ms"],
+    ));
+    let statuses = StatusStore::prepare(&env.keyspace).await?;
+    let stop = CancellationToken::new();
+    // The camera's own site beats for STEADY; someone on another site's
+    // network posts FLAKY's id to that site's edge agent.
+    let own = heartbeats(
+        "site-lang-chieng",
+        env.kafka.producer_config().create()?,
+        env.kafka.topics().heartbeats,
+        Arc::new(Mutex::new(BTreeSet::from([STEADY]))),
+        stop.clone(),
+    );
+    let foreign = heartbeats(
+        "site-elsewhere",
+        env.kafka.producer_config().create()?,
+        env.kafka.topics().heartbeats,
+        Arc::new(Mutex::new(BTreeSet::from([FLAKY]))),
+        stop.clone(),
+    );
+    eventually(&format!("{STEADY} to be online"), PATIENCE, || async {
+        Ok(statuses.get(STEADY).await?.filter(|s| s.online))
+    })
+    .await?;
+    // Both senders beat every 500 ms: by now FLAKY's would be stored.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ensure!(
+        statuses.get(FLAKY).await?.is_none(),
+        "a heartbeat from another site recorded {FLAKY}"
+    );
+    let rejected = r#"vigil_writer_heartbeats_rejected_total{reason="site_mismatch"}"#;
+    ensure!(metric(rejected) >= 3.0, "{} rejected", metric(rejected));
+
+    stop.cancel();
+    own.await??;
+    foreign.await??;
     writer.stop().await
 }
