@@ -11,6 +11,8 @@ use vigil_proto::v1::AlertKind;
 
 /// Enriched events stored in every table they belong in.
 pub const EVENTS_WRITTEN: &str = "vigil_writer_events_written_total";
+/// Events dropped because their id is stored with another detection.
+pub const EVENTS_CONFLICTING: &str = "vigil_writer_events_conflicting_total";
 /// Time from taking an event up to its being stored, retries included.
 pub const WRITE_DURATION: &str = "vigil_writer_write_duration_seconds";
 /// Database operations retried after an error (writes, status reads,
@@ -60,6 +62,11 @@ pub(crate) fn describe() {
         Unit::Count,
         "Enriched events stored in every table."
     );
+    describe_counter!(
+        EVENTS_CONFLICTING,
+        Unit::Count,
+        "Events dropped because their id is stored with another detection."
+    );
     describe_histogram!(
         WRITE_DURATION,
         Unit::Seconds,
@@ -105,7 +112,13 @@ pub(crate) fn describe() {
         Unit::Count,
         "Records not yet committed, by topic and partition."
     );
-    for counter in [EVENTS_WRITTEN, WRITE_RETRIES, HEARTBEATS_STORED, ROLLUPS] {
+    for counter in [
+        EVENTS_WRITTEN,
+        EVENTS_CONFLICTING,
+        WRITE_RETRIES,
+        HEARTBEATS_STORED,
+        ROLLUPS,
+    ] {
         metrics::counter!(counter).increment(0);
     }
     for record in ["event", "heartbeat"] {
@@ -142,6 +155,11 @@ pub(crate) fn skipped(record: Record, why: Unusable) {
 
 pub(crate) fn heartbeat() {
     metrics::counter!(HEARTBEATS_STORED).increment(1);
+}
+
+/// An event dropped: its id is stored with another detection.
+pub(crate) fn conflicting() {
+    metrics::counter!(EVENTS_CONFLICTING).increment(1);
 }
 
 /// A heartbeat from another site than the camera's, ignored.

@@ -1,7 +1,9 @@
 //! The Scylla sink for enriched events: each record is written to the four
 //! query tables and its commune-hour's kinds table, retried until that
 //! succeeds, and only then marked for the count rollup and released to the
-//! pipeline (which then stores its offset).
+//! pipeline (which then stores its offset). An event whose id is stored
+//! with another detection is dropped, logged and counted: the first write
+//! of an id wins (see `vigil_store::Written`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,11 +11,11 @@ use std::time::Instant;
 use prost::Message as _;
 use rdkafka::Message as _;
 use rdkafka::message::OwnedMessage;
-use tracing::{Instrument as _, error};
+use tracing::{Instrument as _, error, warn};
 use vigil_bus::pipeline::Effect;
 use vigil_bus::trace;
 use vigil_proto::v1::EnrichedDetection;
-use vigil_store::{CountStore, EventStore};
+use vigil_store::{CountStore, EventStore, Written};
 
 use crate::metrics::{self, Record, Unusable};
 use crate::retry;
@@ -56,15 +58,33 @@ impl EventSink {
         let started = Instant::now();
         let stored = retry::until_stored(|| async {
             // The query tables first: an event they refuse is then never
-            // counted either.
-            self.events.write(&event).await?;
-            self.counts.record_event(&event).await
+            // counted either. What is counted is what is stored: the first
+            // write of the id.
+            let counted = match self.events.write(&event).await? {
+                Written::New => self.counts.record_event(&event).await?,
+                Written::Again(stored) => self.counts.record_event(&stored).await?,
+                Written::Conflicting => return Ok(None),
+            };
+            Ok(Some(counted))
         })
         .await;
         match stored {
-            Ok(touched) => {
+            Ok(Some(touched)) => {
                 self.rollup.mark(touched);
                 metrics::written(started.elapsed());
+            }
+            Ok(None) => {
+                // A reused event id: the stored evidence stays. No plate
+                // in the log line.
+                let detection = event.detection.as_ref();
+                warn!(
+                    partition,
+                    offset,
+                    event_id = detection.map_or("", |d| d.event_id.as_str()),
+                    camera_id = detection.map_or("", |d| d.camera_id.as_str()),
+                    "Dropping an event whose id is stored with another detection."
+                );
+                metrics::conflicting();
             }
             Err(error) => {
                 error!(partition, offset, %error, "Skipping an enriched event that cannot be stored.");

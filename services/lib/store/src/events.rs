@@ -1,6 +1,13 @@
 //! The query-first event tables: one insert per table (five, with the
 //! plate-key table for fuzzy search) from the same enriched
 //! event, and the point read by event id.
+//!
+//! The first write of an event id wins: `events_by_id` is written with a
+//! lightweight transaction (`IF NOT EXISTS`), and the query tables only
+//! with the payload that transaction stored. A later event with the same
+//! id but another detection (a reused id, from a faulty or hostile edge)
+//! writes nothing; a redelivery of the stored detection rewrites the query
+//! tables with the stored payload, so a write cut short completes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +16,7 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use prost::Message;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::CqlTimestamp;
+use scylla::value::{CqlTimestamp, CqlValue, Row};
 use uuid::Uuid;
 use vigil_domain::plate::ocr_key;
 use vigil_proto::v1::EnrichedDetection;
@@ -35,6 +42,19 @@ pub fn month_bucket(at_ms: i64) -> i64 {
     Utc.with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0)
         .single()
         .map_or(0, |start| start.timestamp_millis())
+}
+
+/// What [`EventStore::write`] did with an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// The event id was new: the event is stored in every table.
+    New,
+    /// The event id was stored already with the same detection (a
+    /// redelivery): every table holds the stored event, returned here (its
+    /// enrichment may differ from this delivery's).
+    Again(Box<EnrichedDetection>),
+    /// The event id is stored with another detection: nothing was written.
+    Conflicting,
 }
 
 /// Prepared statements over the event tables of one keyspace.
@@ -126,7 +146,7 @@ impl EventStore {
             insert_by_id: keyspace.prepare(
                 "insert into events_by_id",
                 "INSERT INTO ${keyspace}.events_by_id (event_id, camera_id, commune_id, captured_at, payload) \
-                 VALUES (?, ?, ?, ?, ?) USING TTL ?",
+                 VALUES (?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?",
             )
             .await?,
             insert_by_commune_hour: keyspace.prepare(
@@ -172,26 +192,92 @@ impl EventStore {
         })
     }
 
-    /// Writes `event` to every table it belongs in, concurrently. Writing the
-    /// same event again overwrites the same rows.
-    pub async fn write(&self, event: &EnrichedDetection) -> Result<(), StoreError> {
+    /// Writes `event` to every table it belongs in, unless its id is stored
+    /// with another detection. One lightweight transaction on
+    /// `events_by_id` decides; it also returns the stored payload when the
+    /// id was taken, so a redelivery costs no extra read.
+    pub async fn write(&self, event: &EnrichedDetection) -> Result<Written, StoreError> {
         let keys = EventKeys::of(event)?;
         let payload = event.encode_to_vec();
+        let Some(stored_payload) = self.insert_by_id(&keys, &payload).await? else {
+            self.write_query_tables(&keys, &payload).await?;
+            return Ok(Written::New);
+        };
+        let stored = EnrichedDetection::decode(stored_payload.as_slice()).map_err(|source| {
+            StoreError::Decode {
+                event_id: keys.event_id,
+                source,
+            }
+        })?;
+        // Compared as values: the labels are a map, encoded in any order.
+        if stored.detection != event.detection {
+            return Ok(Written::Conflicting);
+        }
+        self.write_query_tables(&EventKeys::of(&stored)?, &stored_payload)
+            .await?;
+        Ok(Written::Again(Box::new(stored)))
+    }
+
+    /// Inserts the event into `events_by_id` if its id is free; `None` when
+    /// it was, else the payload stored under the id.
+    async fn insert_by_id(
+        &self,
+        keys: &EventKeys<'_>,
+        payload: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(
+                &self.insert_by_id,
+                (
+                    keys.event_id,
+                    keys.camera_id,
+                    keys.commune_id,
+                    keys.captured_at,
+                    payload,
+                    self.ttl_seconds,
+                ),
+            )
+            .await
+            .map_err(|source| StoreError::Execute {
+                what: format!("writing event {} to events_by_id", keys.event_id),
+                source: Box::new(source),
+            })?;
+        let rows_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Rows {
+            what: "events_by_id (insert if not exists)",
+            source: e,
+        };
+        let rows = result.into_rows_result().map_err(|e| rows_err(e.into()))?;
+        let column = |name: &str| {
+            rows.column_specs()
+                .iter()
+                .position(|spec| spec.name() == name)
+        };
+        let (applied_at, payload_at) = (column("[applied]"), column("payload"));
+        let row = rows
+            .maybe_first_row::<Row>()
+            .map_err(|e| rows_err(e.into()))?
+            .map(|row| row.columns)
+            .unwrap_or_default();
+        let value = |at: Option<usize>| at.and_then(|at| row.get(at).cloned().flatten());
+        match (value(applied_at), value(payload_at)) {
+            (Some(CqlValue::Boolean(true)), _) => Ok(None),
+            (Some(CqlValue::Boolean(false)), Some(CqlValue::Blob(stored))) => Ok(Some(stored)),
+            (applied, _) => Err(rows_err(
+                format!("an [applied] of {applied:?} with no stored payload").into(),
+            )),
+        }
+    }
+
+    /// Writes the query tables (all but `events_by_id`) concurrently;
+    /// writing the same event again overwrites the same rows.
+    async fn write_query_tables(
+        &self,
+        keys: &EventKeys<'_>,
+        payload: &[u8],
+    ) -> Result<(), StoreError> {
         let ttl = self.ttl_seconds;
         let at = keys.captured_at;
-        let by_id = self.execute(
-            "events_by_id",
-            &keys,
-            &self.insert_by_id,
-            (
-                keys.event_id,
-                keys.camera_id,
-                keys.commune_id,
-                at,
-                &payload,
-                ttl,
-            ),
-        );
         let by_commune = self.execute(
             "events_by_commune_hour",
             &keys,
@@ -205,7 +291,7 @@ impl EventStore {
                 keys.camera_id,
                 keys.kind,
                 keys.plate_normalized,
-                &payload,
+                payload,
                 ttl,
             ),
         );
@@ -220,7 +306,7 @@ impl EventStore {
                 keys.event_id,
                 keys.kind,
                 keys.plate_normalized,
-                &payload,
+                payload,
                 ttl,
             ),
         );
@@ -241,7 +327,7 @@ impl EventStore {
                     keys.camera_id,
                     keys.commune_id,
                     keys.village_id,
-                    &payload,
+                    payload,
                     ttl,
                 ),
             )
@@ -262,13 +348,13 @@ impl EventStore {
                     keys.event_id,
                     keys.plate_normalized,
                     keys.commune_id,
-                    &payload,
+                    payload,
                     ttl,
                 ),
             )
             .await
         };
-        futures::try_join!(by_id, by_commune, by_camera, by_plate, by_plate_key)?;
+        futures::try_join!(by_commune, by_camera, by_plate, by_plate_key)?;
         Ok(())
     }
 

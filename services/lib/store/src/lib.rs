@@ -17,7 +17,7 @@ mod status;
 
 pub use access::{AuditStore, TokenRecord, TokenStore, mint_token, parse_token, secret_digest};
 pub use counts::{CommuneHour, CountStore, HourCount, KindCount};
-pub use events::{EventStore, day_bucket, hour_bucket, month_bucket};
+pub use events::{EventStore, Written, day_bucket, hour_bucket, month_bucket};
 pub use extractions::ExtractionStore;
 pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use reads::{Direction, EventReader, EventRow, KindInVillage, Partition};
