@@ -156,6 +156,39 @@ async fn events_are_listed_by_zone_in_order_with_paging_and_scope() -> anyhow::R
         .events;
     assert_eq!(ids(&captain_view), ids(&police_view));
     assert_eq!(plate_texts(&captain_view), Vec::<String>::new());
+    // The police's listing of plate reads is audited (no reason needed);
+    // the captain's, without plate text, is not.
+    let now = chrono::Utc::now();
+    let listings = AuditServiceClient::new(fx.channel.clone())
+        .list_audit(fx.request(
+            "auditor",
+            ListAuditRequest {
+                window: Some(vigil_proto::v1::TimeWindow {
+                    start: Some(ts(now - chrono::Duration::minutes(10))),
+                    end: Some(ts(now + chrono::Duration::minutes(1))),
+                }),
+                action: "ListEvents".into(),
+                limit: 1000,
+                ..ListAuditRequest::default()
+            },
+        ))
+        .await?
+        .into_inner()
+        .entries;
+    let by = |who: &str| {
+        listings
+            .iter()
+            .filter(|e| e.token_id == fx.token_ids[who] && e.outcome == "OK")
+            .count()
+    };
+    assert!(by("police_a") > 0, "{listings:?}");
+    assert_eq!(by("captain_a"), 0);
+    assert!(
+        listings.iter().any(|e| e
+            .query
+            .starts_with(&format!("zone={} kinds=plate", fx.village_a))),
+        "{listings:?}"
+    );
 
     // Scope: refused, never silently emptied.
     for (who, zone) in [
