@@ -14,6 +14,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 use vigil_bus::registry::RegistryPublisher;
 use vigil_proto::v1::{DlqRecord, EnrichedDetection};
+use vigil_domain::RegistryEntity;
 use vigil_synth::ProvinceSpec;
 use vigil_synth::traffic::DetectionFactory;
 use vigil_testkit::{TestEnv, count, read_topic, unique_name};
@@ -30,15 +31,18 @@ fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_kind_of_bad_record_is_dead_lettered_with_its_reason() -> anyhow::Result<()> {
     let env = TestEnv::new("hostile").await?;
-    let registry = vigil_synth::province(&ProvinceSpec {
+    let mut registry = vigil_synth::province(&ProvinceSpec {
         cameras: 40,
         seed: 9,
     });
+    // One camera bound to its site's edge agent.
+    let mut camera = registry.cameras().next().unwrap().clone();
+    let site = "site-hostile".to_owned();
+    camera.site_id = Some(site.clone());
+    registry.upsert(RegistryEntity::Camera(camera.clone()));
     RegistryPublisher::new(&env.kafka)?
         .publish(registry.entities())
         .await?;
-    let camera = registry.cameras().next().unwrap().clone();
-    let site = camera.site_id.clone().unwrap_or_default();
     let camera = camera.id;
     let mut factory = DetectionFactory::new(5);
     let now = Utc::now();

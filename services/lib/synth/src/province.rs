@@ -285,7 +285,10 @@ fn camera(rng: &mut ChaCha8Rng, index: usize, village: &Zone, centre: (f64, f64)
     Camera {
         id: format!("cam-{index:06}"),
         zone_id: village.id.clone(),
-        site_id: Some(format!("site-{}", village.id)),
+        // No site: the demo's and load tests' edge agents simulate cameras
+        // of many villages, and a camera bound to a site is accepted only
+        // from that site's agent (import a registry with sites for that).
+        site_id: None,
         position: GeoPoint {
             latitude,
             longitude,
