@@ -136,7 +136,7 @@ impl Liveness {
                 return Box::pin(std::future::ready(()));
             }
         };
-        if !self.from_the_cameras_site(&heartbeat) {
+        if !self.sent_by_the_cameras_site(&heartbeat) {
             debug!(partition, offset, camera_id = %heartbeat.camera_id, site_id = %heartbeat.site_id,
                 "Ignoring a heartbeat from another site than the camera's.");
             metrics::heartbeat_from_another_site();
@@ -168,7 +168,7 @@ impl Liveness {
         })
     }
 
-    fn from_the_cameras_site(&self, heartbeat: &Heartbeat) -> bool {
+    fn sent_by_the_cameras_site(&self, heartbeat: &Heartbeat) -> bool {
         let registry = self.registry.read().unwrap_or_else(PoisonError::into_inner);
         from_the_cameras_site(&registry, &heartbeat.camera_id, &heartbeat.site_id)
     }

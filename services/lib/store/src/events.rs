@@ -280,7 +280,7 @@ impl EventStore {
         let at = keys.captured_at;
         let by_commune = self.execute(
             "events_by_commune_hour",
-            &keys,
+            keys,
             &self.insert_by_commune_hour,
             (
                 keys.commune_id,
@@ -297,7 +297,7 @@ impl EventStore {
         );
         let by_camera = self.execute(
             "events_by_camera_day",
-            &keys,
+            keys,
             &self.insert_by_camera_day,
             (
                 keys.camera_id,
@@ -317,7 +317,7 @@ impl EventStore {
             }
             self.execute(
                 "events_by_plate_month",
-                &keys,
+                keys,
                 &self.insert_by_plate_month,
                 (
                     plate,
@@ -339,7 +339,7 @@ impl EventStore {
             }
             self.execute(
                 "events_by_plate_key_month",
-                &keys,
+                keys,
                 &self.insert_by_plate_key_month,
                 (
                     &keys.plate_key,
