@@ -207,7 +207,7 @@ impl Backend {
                 };
                 let closing = AuditEntry {
                     audit_id: Uuid::now_v7().to_string(),
-                    at: Some(now()),
+                    at: Some(timestamp(Utc::now().timestamp_millis())),
                     attempt_id: attempt.audit_id.clone(),
                     result_count: count as u64,
                     outcome,
@@ -230,7 +230,7 @@ impl Backend {
 fn audit_entry(caller: &Caller, action: &str, reason: &str, query: &AuditQuery) -> AuditEntry {
     AuditEntry {
         audit_id: Uuid::now_v7().to_string(),
-        at: Some(now()),
+        at: Some(timestamp(Utc::now().timestamp_millis())),
         token_id: caller.token_id.clone(),
         actor_name: caller.name.clone(),
         role: caller.role.into(),
@@ -247,15 +247,6 @@ fn audit_entry(caller: &Caller, action: &str, reason: &str, query: &AuditQuery) 
 
 /// The outcome of an audit entry that records an attempt.
 pub(crate) const AUDIT_STARTED: &str = "STARTED";
-
-/// The current time as a protobuf timestamp.
-fn now() -> prost_types::Timestamp {
-    let now = Utc::now();
-    prost_types::Timestamp {
-        seconds: now.timestamp(),
-        nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
 
 /// Removes what `caller` may not see from an event: phone numbers for
 /// roles that do not dispatch teams; plate text, and why a plate is

@@ -4,14 +4,14 @@
 
 use std::process::{Command, Output};
 
-use anyhow::{Context, ensure};
+use anyhow::Context;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use vigil_domain::Registry;
 use vigil_proto::v1::Role;
 use vigil_store::{TokenStore, mint_token};
 use vigil_synth::{ProvinceSpec, province};
-use vigil_testkit::{TestEnv, install_registry};
+use vigil_testkit::{TestEnv, install_registry, succeeded};
 
 /// A vigil-api serving a small synthetic province.
 struct Api {
@@ -85,18 +85,8 @@ impl Api {
     }
 }
 
-fn succeed(output: Output) -> anyhow::Result<String> {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    ensure!(
-        output.status.success(),
-        "vigilctl failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(stdout)
-}
-
 fn json(output: Output) -> anyhow::Result<serde_json::Value> {
-    let stdout = succeed(output)?;
+    let stdout = succeeded(output)?;
     serde_json::from_str(&stdout).with_context(|| format!("not JSON: {stdout}"))
 }
 
@@ -135,7 +125,7 @@ async fn enumerations_print_as_words() -> anyhow::Result<()> {
 
     let me = json(api.vigilctl(&captain, &["whoami", "--json"])?)?;
     assert_eq!(me[0]["role"], "team-captain", "{me}");
-    let table = succeed(api.vigilctl(&captain, &["whoami"])?)?;
+    let table = succeeded(api.vigilctl(&captain, &["whoami"])?)?;
     assert!(table.contains("team-captain"), "{table}");
 
     let zones = json(api.vigilctl(&operator, &["zones", "--parent", "th", "--json"])?)?;
@@ -189,7 +179,7 @@ async fn enumerations_print_as_words() -> anyhow::Result<()> {
         desk.get("token").is_none(),
         "a listed token shows no secret"
     );
-    let lines = succeed(api.vigilctl(&operator, &["token", "list"])?)?;
+    let lines = succeeded(api.vigilctl(&operator, &["token", "list"])?)?;
     assert!(
         lines.contains("team-captain") && !lines.contains("ROLE_"),
         "{lines}"
@@ -221,7 +211,7 @@ async fn the_audit_log_reads_as_written_and_as_fields() -> anyhow::Result<()> {
     let api = Api::start("ctl_audit").await?;
     let operator = api.token(Role::ProvinceOperator, "th").await?;
     let auditor = api.token(Role::Auditor, "th").await?;
-    succeed(api.vigilctl(
+    succeeded(api.vigilctl(
         &operator,
         &[
             "watchlist",
@@ -236,7 +226,7 @@ async fn the_audit_log_reads_as_written_and_as_fields() -> anyhow::Result<()> {
         ],
     )?)?;
 
-    let table = succeed(api.vigilctl(&auditor, &["audit"])?)?;
+    let table = succeeded(api.vigilctl(&auditor, &["audit"])?)?;
     assert!(
         table.contains("plate=36B-123.45 priority=2 expires=2099-12-04 01:14 +07"),
         "{table}"

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 use tokio_util::sync::CancellationToken;
 use vigil_store::RegistryStore;
-use vigil_testkit::{PATIENCE, TestEnv};
+use vigil_testkit::{PATIENCE, TestEnv, succeeded};
 
 const CAMERAS: usize = 2_000;
 
@@ -27,19 +27,9 @@ fn vigilctl(env: &TestEnv, args: &[&str]) -> anyhow::Result<Output> {
     Ok(output)
 }
 
-fn succeed(output: Output) -> anyhow::Result<String> {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    ensure!(
-        output.status.success(),
-        "vigilctl failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(stdout)
-}
-
 async fn seeded(tag: &str) -> anyhow::Result<(TestEnv, RegistryStore)> {
     let env = TestEnv::new(tag).await?;
-    succeed(vigilctl(
+    succeeded(vigilctl(
         &env,
         &["seed", "--cameras", &CAMERAS.to_string(), "--seed", "5"],
     )?)?;
@@ -63,7 +53,7 @@ async fn seeding_creates_the_province_exactly_once() -> anyhow::Result<()> {
         (1, 166, 4_351, 4_351, 13_053, CAMERAS)
     );
 
-    let again = succeed(vigilctl(
+    let again = succeeded(vigilctl(
         &env,
         &["seed", "--cameras", &CAMERAS.to_string(), "--seed", "5"],
     )?)?;
@@ -99,7 +89,7 @@ async fn a_moved_camera_reaches_registry_followers() -> anyhow::Result<()> {
         "camera_id,zone_id,site_id,latitude,longitude,kind,owner,installed_on\n\
          cam-000001,{target_village},site-moved,19.9,105.6,ptz,commune,2023-04-05\n"
     ))?;
-    succeed(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
+    succeeded(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
 
     let started = Instant::now();
     loop {
@@ -157,7 +147,7 @@ async fn another_seed_replaces_the_synthetic_province_and_keeps_imported_records
         "camera_id,zone_id,site_id,latitude,longitude,kind,owner,installed_on\n\
          cam-imported-1,th.ba-thuoc.v001,site-x,20.3,105.2,fixed,police,2024-01-02\n",
     )?;
-    succeed(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
+    succeeded(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
     let before = store.load().await?;
     let seed_7 = ["seed", "--cameras", &CAMERAS.to_string(), "--seed", "7"];
 
@@ -171,7 +161,7 @@ async fn another_seed_replaces_the_synthetic_province_and_keeps_imported_records
     );
     assert_eq!(store.load().await?, before);
 
-    let replaced = succeed(vigilctl(&env, &[&seed_7[..], &["--replace"]].concat())?)?;
+    let replaced = succeeded(vigilctl(&env, &[&seed_7[..], &["--replace"]].concat())?)?;
     assert!(
         replaced.contains("replaced the synthetic province (seed 5, 2000 cameras) with seed 7"),
         "{replaced}"
@@ -216,7 +206,7 @@ async fn seeding_over_an_imported_province_is_refused() -> anyhow::Result<()> {
          th.a,commune,A,th,\n\
          th.a.v1,village,Thon 1,th.a,\n",
     )?;
-    succeed(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
+    succeeded(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
 
     let refused = vigilctl(&env, &["seed", "--cameras", "10"])?;
 

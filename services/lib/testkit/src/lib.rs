@@ -196,3 +196,15 @@ pub fn count(n: usize) -> impl FnMut(&rdkafka::message::OwnedMessage) -> bool {
         seen >= n
     }
 }
+
+/// The standard output of a finished command, or an error with its
+/// standard error if it failed.
+pub fn succeeded(output: std::process::Output) -> anyhow::Result<String> {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    anyhow::ensure!(
+        output.status.success(),
+        "the command failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(stdout)
+}
