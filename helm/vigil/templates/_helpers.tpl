@@ -163,6 +163,31 @@ otherwise as kafka.auth.username.
 - name: VIGIL_CQL_PASSWORD_FILE
   value: "env:"
 {{- end }}
+{{- if .Values.cql.tls.enabled }}
+- name: VIGIL_CQL_TLS_CA_FILE
+  value: /etc/vigil/cql-ca/ca.crt
+{{- end }}
+{{- end -}}
+
+{{/* The CQL nodes' CA certificate (cql.tls.caSecret): mount and volume. */}}
+{{- define "vigil.cqlCa.mount" -}}
+{{- if .Values.cql.tls.enabled }}
+- name: cql-ca
+  mountPath: /etc/vigil/cql-ca
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "vigil.cqlCa.volume" -}}
+{{- if .Values.cql.tls.enabled }}
+- name: cql-ca
+  secret:
+    secretName: {{ .Values.cql.tls.caSecret }}
+    defaultMode: 0444
+    items:
+      - key: {{ .Values.cql.tls.caKey }}
+        path: ca.crt
+{{- end }}
 {{- end -}}
 
 {{/* Logging and shutdown (long-running services). */}}

@@ -14,6 +14,7 @@ mod migrate;
 mod reads;
 mod registry;
 mod status;
+mod tls;
 
 pub use access::{AuditStore, TokenRecord, TokenStore, mint_token, parse_token, secret_digest};
 pub use counts::{CommuneHour, CountStore, HourCount, KindCount};
@@ -23,6 +24,7 @@ pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use reads::{Direction, EventReader, EventRow, KindInVillage, Partition};
 pub use registry::{RegistryStore, SyntheticProvince};
 pub use status::{CameraStatus, StatusChange, StatusStore};
+pub use tls::CqlTls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +66,8 @@ pub enum StoreError {
         applied: String,
         current: String,
     },
+    #[error("CQL TLS: {0}")]
+    Tls(String),
     #[error("keyspace name {0:?} must be letters, digits and underscores")]
     InvalidKeyspace(String),
     #[error("event {event_id:?} cannot be stored: {reason}")]
@@ -116,6 +120,9 @@ pub struct StoreArgs {
         value_parser = Secret::parser("VIGIL_CQL_PASSWORD")
     )]
     pub password: Option<Secret>,
+    /// TLS towards the nodes (off by default).
+    #[command(flatten)]
+    pub tls: CqlTls,
 }
 
 /// A session and the keyspace Vigil's tables live in. Statements name their
@@ -244,6 +251,7 @@ impl StoreArgs {
         if let (Some(user), Some(password)) = (&self.username, &self.password) {
             builder = builder.user(user, password.expose());
         }
+        builder = builder.tls_context(self.tls.context()?);
         builder.build().await.map_err(|source| StoreError::Connect {
             nodes: self.nodes.clone(),
             source: Box::new(source),

@@ -91,6 +91,7 @@ impl TestEnv {
             event_ttl: humantime::parse_duration("1day")?,
             username: None,
             password: None,
+            tls: Default::default(),
         };
         let session = store.connect().await?;
         vigil_store::migrate(&session, &store.keyspace, store.keyspace_replication)
