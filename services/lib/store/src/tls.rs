@@ -15,21 +15,27 @@ pub struct CqlTls {
     /// on. The driver checks each node's certificate against the address it
     /// connects to, so certificates must name the node's IP address
     /// (subjectAltName IP).
-    #[arg(long = "cql-tls-ca-file", env = "VIGIL_CQL_TLS_CA_FILE")]
+    #[arg(
+        id = "cql_tls_ca_file",
+        long = "cql-tls-ca-file",
+        env = "VIGIL_CQL_TLS_CA_FILE"
+    )]
     pub ca_file: Option<PathBuf>,
     /// Client certificate chain (PEM), for clusters that require client
     /// certificates (`require_client_auth: true`).
     #[arg(
+        id = "cql_tls_cert_file",
         long = "cql-tls-cert-file",
         env = "VIGIL_CQL_TLS_CERT_FILE",
-        requires_all = ["ca_file", "key_file"]
+        requires_all = ["cql_tls_ca_file", "cql_tls_key_file"]
     )]
     pub cert_file: Option<PathBuf>,
     /// Private key (PEM) of --cql-tls-cert-file.
     #[arg(
+        id = "cql_tls_key_file",
         long = "cql-tls-key-file",
         env = "VIGIL_CQL_TLS_KEY_FILE",
-        requires = "cert_file"
+        requires = "cql_tls_cert_file"
     )]
     pub key_file: Option<PathBuf>,
 }
