@@ -24,6 +24,7 @@ use tokio::process::{Child, Command};
 use uuid::Uuid;
 use vigil_domain::{Detection, ZoneLevel};
 use vigil_edge::http::HttpDetection;
+use vigil_edge::signing::IngestKey;
 use vigil_proto::v1::query_service_client::QueryServiceClient;
 use vigil_proto::v1::{ListEventsRequest, Role, TimeWindow};
 use vigil_store::{TokenStore, day_bucket, hour_bucket, mint_token};
@@ -102,6 +103,8 @@ pub(crate) struct Fleet {
     logs: PathBuf,
     pub(crate) ns: Namespace,
     edge_http: String,
+    /// The edge's HTTP ingest key (in `logs`), which `push` signs with.
+    pub(crate) edge_key: IngestKey,
     /// The API's gRPC address.
     pub(crate) api_listen: String,
     pub(crate) enricher_group: String,
@@ -143,8 +146,12 @@ impl Fleet {
     pub(crate) fn new(ns: Namespace, bin: PathBuf) -> anyhow::Result<Self> {
         let logs = std::env::temp_dir().join(format!("vigil-fleet-{}", ns.name));
         std::fs::create_dir_all(&logs)?;
+        // 64 random hex characters, written where the edge reads it.
+        let key = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        std::fs::write(logs.join("edge-ingest.key"), &key)?;
         Ok(Self {
             bin,
+            edge_key: IngestKey::new(key.as_bytes())?,
             edge_http: format!("127.0.0.1:{}", free_port()?),
             api_listen: format!("127.0.0.1:{}", free_port()?),
             enricher_group: format!("{}-enricher", ns.name),
@@ -181,6 +188,8 @@ impl Fleet {
                 self.logs.join("edge-spool").display().to_string(),
                 "--http-listen".to_owned(),
                 self.edge_http.clone(),
+                "--ingest-key-file".to_owned(),
+                self.logs.join("edge-ingest.key").display().to_string(),
             ]),
             "enricher" => args.extend([
                 "--group".to_owned(),
@@ -296,6 +305,7 @@ async fn stack(script: &Path, command: &str) -> anyhow::Result<()> {
 /// acknowledged.
 async fn push(
     edge: String,
+    key: IngestKey,
     cameras: Vec<String>,
     hour: i64,
     rate: u32,
@@ -329,9 +339,17 @@ async fn push(
                 Ok(HttpDetection::from(&detection))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let body = serde_json::to_vec(&body)?;
         n += batch;
         loop {
-            let reply = http.post(&url).json(&body).send().await;
+            // Signed again on each try: the timestamp must be recent.
+            let mut request = http
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json");
+            for (name, value) in key.headers(&body) {
+                request = request.header(name, value);
+            }
+            let reply = request.body(body.clone()).send().await;
             if let Ok(reply) = reply
                 && reply.status().as_u16() == 202
             {
@@ -529,6 +547,7 @@ pub(crate) async fn run(
         } else {
             let load = tokio::spawn(push(
                 fleet.edge_http.clone(),
+                fleet.edge_key.clone(),
                 cameras.clone(),
                 hour,
                 args.rate,

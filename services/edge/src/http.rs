@@ -2,15 +2,18 @@
 //! events, Prometheus `/metrics`, and `/healthz`.
 //!
 //! `POST /v1/detections` takes one detection object or an array of them and
-//! answers once every detection is on disk. The schema, limits and status
-//! codes: `docs/edge.md` (section "HTTP ingest").
+//! answers once every detection is on disk. Requests must be signed with
+//! the site's key ([`crate::signing`]); without a key the ingest is off.
+//! The schema, signatures, limits and status codes: `docs/edge.md`
+//! (section "HTTP ingest").
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,16 +25,36 @@ use vigil_proto::v1 as pb;
 
 use crate::intake::{Intake, Source};
 use crate::metrics;
+use crate::signing::{IngestKey, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER};
+
+/// Who may post detections.
+#[derive(Debug, Clone)]
+pub enum IngestAuth {
+    /// No key: the ingest is off and answers 403 (the agent's other
+    /// sources, `/metrics` and `/healthz` are unaffected).
+    Off,
+    /// Only requests signed with this site's key.
+    Signed(Arc<IngestKey>),
+    /// Any request, signed or not (`--ingest-allow-unsigned`, lab use).
+    Unsigned,
+}
 
 #[derive(Clone)]
 struct AppState {
     intake: Intake,
     metrics: PrometheusHandle,
     max_body: usize,
+    auth: IngestAuth,
 }
 
-/// The router, with request bodies limited to `max_body` bytes.
-pub fn router(intake: Intake, metrics: PrometheusHandle, max_body: usize) -> Router {
+/// The router, with request bodies limited to `max_body` bytes and posts
+/// checked by `auth`.
+pub fn router(
+    intake: Intake,
+    metrics: PrometheusHandle,
+    max_body: usize,
+    auth: IngestAuth,
+) -> Router {
     Router::new()
         .route("/v1/detections", post(ingest))
         .route("/metrics", get(render_metrics))
@@ -41,6 +64,7 @@ pub fn router(intake: Intake, metrics: PrometheusHandle, max_body: usize) -> Rou
             intake,
             metrics,
             max_body,
+            auth,
         })
 }
 
@@ -216,7 +240,40 @@ fn error(status: StatusCode, message: String) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-async fn ingest(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+/// A header's value, if present and text.
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn unauthorized(problem: &SignatureError) -> Response {
+    metrics::rejected(Source::Http, problem.reason());
+    error(StatusCode::UNAUTHORIZED, problem.to_string())
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let key = match &state.auth {
+        IngestAuth::Off => {
+            metrics::rejected(Source::Http, "ingest_off");
+            return error(
+                StatusCode::FORBIDDEN,
+                "the HTTP ingest is off on this agent: it has no --ingest-key-file".to_owned(),
+            );
+        }
+        IngestAuth::Signed(key) => Some(key),
+        IngestAuth::Unsigned => None,
+    };
+    // Unsigned requests are turned away before their body is looked at.
+    if key.is_some() {
+        for name in [TIMESTAMP_HEADER, SIGNATURE_HEADER] {
+            if header(&headers, name).is_none() {
+                return unauthorized(&SignatureError::Missing(name));
+            }
+        }
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -231,6 +288,16 @@ async fn ingest(State(state): State<AppState>, body: Result<Bytes, BytesRejectio
             return error(rejection.status(), rejection.body_text());
         }
     };
+    if let Some(key) = key
+        && let Err(problem) = key.verify(
+            header(&headers, TIMESTAMP_HEADER),
+            header(&headers, SIGNATURE_HEADER),
+            &body,
+            crate::signing::unix_now(),
+        )
+    {
+        return unauthorized(&problem);
+    }
     let items = match serde_json::from_slice::<OneOrMany>(&body) {
         Ok(OneOrMany::One(item)) => vec![*item],
         Ok(OneOrMany::Many(items)) => items,

@@ -10,6 +10,7 @@ pub mod http;
 pub mod intake;
 pub mod metrics;
 pub mod publisher;
+pub mod signing;
 pub mod source;
 
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 use vigil_bus::KafkaArgs;
 use vigil_runtime::{LogArgs, ShutdownArgs};
 use vigil_spool::{Spool, SpoolConfig};
@@ -55,6 +56,23 @@ pub struct Config {
     /// Address of the HTTP server (ingest, /metrics, /healthz).
     #[arg(long, env = "VIGIL_HTTP_LISTEN", default_value = "127.0.0.1:8070")]
     pub http_listen: SocketAddr,
+    /// File holding this site's HTTP ingest key: at least 32 bytes, e.g.
+    /// made with `openssl rand -hex 32`; surrounding whitespace is ignored.
+    /// Every POST /v1/detections must then be signed with it (headers
+    /// X-Vigil-Timestamp and X-Vigil-Signature, see docs/edge.md). Without
+    /// a key (and without --ingest-allow-unsigned) the HTTP ingest is off:
+    /// posts get 403; /metrics, /healthz and the other sources still run.
+    #[arg(
+        long,
+        env = "VIGIL_INGEST_KEY_FILE",
+        conflicts_with = "ingest_allow_unsigned"
+    )]
+    pub ingest_key_file: Option<PathBuf>,
+    /// Lab use only: take unsigned HTTP ingest posts, so that anyone who
+    /// can reach --http-listen can post detections for any camera as this
+    /// site. Never on a site network; give --ingest-key-file instead.
+    #[arg(long, env = "VIGIL_INGEST_ALLOW_UNSIGNED")]
+    pub ingest_allow_unsigned: bool,
     /// Largest HTTP request body accepted, in bytes.
     #[arg(long, env = "VIGIL_HTTP_MAX_BODY", default_value_t = DEFAULT_MAX_BODY_BYTES, value_parser = vigil_runtime::flags::byte_size::<usize>)]
     pub http_max_body: usize,
@@ -84,6 +102,9 @@ pub struct Config {
 /// spools what they handed in, and sends what it can within the grace
 /// period; the rest stays spooled for the next start.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    // Settings first: a bad key stops the agent before it opens anything.
+    let ingest_auth = ingest_auth(&config)?;
+    config.frigate.check().context("Frigate bridge settings")?;
     let recorder = vigil_runtime::metrics_recorder();
     metrics::describe();
     let spool_path = config.spool_dir.join("spool.redb");
@@ -148,9 +169,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let listener = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .with_context(|| format!("listening on {}", config.http_listen))?;
-    info!(address = %listener.local_addr()?, "HTTP ingest and /metrics listening.");
+    match &ingest_auth {
+        http::IngestAuth::Off => {
+            info!(address = %listener.local_addr()?, "/metrics listening; HTTP ingest off (no --ingest-key-file).");
+        }
+        http::IngestAuth::Signed(_) => {
+            info!(address = %listener.local_addr()?, "Signed HTTP ingest and /metrics listening.");
+        }
+        http::IngestAuth::Unsigned => {
+            warn!(address = %listener.local_addr()?, "UNSIGNED HTTP ingest and /metrics listening: anyone who reaches this address can post detections as this site (--ingest-allow-unsigned, lab use only).");
+        }
+    }
     let server = {
-        let app = http::router(intake.clone(), recorder, config.http_max_body);
+        let app = http::router(intake.clone(), recorder, config.http_max_body, ingest_auth);
         let stop = shutdown.clone();
         tokio::spawn(async move {
             axum::serve(listener, app)
@@ -196,6 +227,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     publisher.await?;
     info!(left_in_spool = spool.stats().entries, "Edge agent stopped.");
     Ok(())
+}
+
+/// Who may post to the HTTP ingest, from the settings; fails on a key file
+/// that cannot be read or is too short.
+fn ingest_auth(config: &Config) -> anyhow::Result<http::IngestAuth> {
+    Ok(
+        match (&config.ingest_key_file, config.ingest_allow_unsigned) {
+            (Some(path), _) => http::IngestAuth::Signed(Arc::new(
+                signing::IngestKey::from_file(path).context("--ingest-key-file")?,
+            )),
+            (None, true) => http::IngestAuth::Unsigned,
+            (None, false) => http::IngestAuth::Off,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -246,5 +291,36 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(sized.spool_max_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn ingest_is_off_without_a_key_and_a_key_excludes_unsigned() {
+        let parse = |extra: &[&str]| {
+            let args = ["vigil-edge", "--site-id", "s1"].iter().chain(extra);
+            Config::try_parse_from(args)
+        };
+        let off = parse(&[]).unwrap();
+        assert!(matches!(
+            super::ingest_auth(&off).unwrap(),
+            crate::http::IngestAuth::Off
+        ));
+        let lab = parse(&["--ingest-allow-unsigned"]).unwrap();
+        assert!(matches!(
+            super::ingest_auth(&lab).unwrap(),
+            crate::http::IngestAuth::Unsigned
+        ));
+        let error = parse(&["--ingest-key-file", "k", "--ingest-allow-unsigned"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--ingest-allow-unsigned"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short.key");
+        std::fs::write(&short, "too short\n").unwrap();
+        let config = parse(&["--ingest-key-file", short.to_str().unwrap()]).unwrap();
+        let error = format!("{:#}", super::ingest_auth(&config).unwrap_err());
+        assert!(
+            error.contains("--ingest-key-file") && error.contains("at least 32"),
+            "{error}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Agent, json_detection, spool_dir};
+use common::{Agent, json_detection, signed_post, spool_dir};
 use reqwest::StatusCode;
 use vigil_testkit::TestEnv;
 
@@ -17,23 +17,11 @@ async fn bad_http_input_is_refused_counted_and_harmless() -> anyhow::Result<()> 
         &["--http-max-body", "65536"],
     )
     .await?;
-    let url = agent.url("/v1/detections");
-
-    let malformed = agent
-        .http
-        .post(&url)
-        .body("{\"camera_id\": ")
-        .send()
-        .await?;
+    let malformed = signed_post(&agent, "{\"camera_id\": ").send().await?;
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     assert!(malformed.text().await?.contains("malformed detection JSON"));
 
-    let oversized = agent
-        .http
-        .post(&url)
-        .body(vec![b' '; 100_000])
-        .send()
-        .await?;
+    let oversized = signed_post(&agent, vec![b' '; 100_000]).send().await?;
     assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(
         oversized
@@ -47,7 +35,9 @@ async fn bad_http_input_is_refused_counted_and_harmless() -> anyhow::Result<()> 
     let mut no_camera = json_detection("", 2);
     no_camera["camera_id"] = "".into();
     let mixed = serde_json::json!([json_detection("cam-000001", 3), bad_kind, no_camera]);
-    let response = agent.http.post(&url).json(&mixed).send().await?;
+    let response = signed_post(&agent, serde_json::to_vec(&mixed)?)
+        .send()
+        .await?;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: serde_json::Value = response.json().await?;
     let results = body["results"].as_array().expect("results");
@@ -67,12 +57,12 @@ async fn bad_http_input_is_refused_counted_and_harmless() -> anyhow::Result<()> 
         "{body}"
     );
 
-    let fine = agent
-        .http
-        .post(&url)
-        .json(&json_detection("cam-000001", 4))
-        .send()
-        .await?;
+    let fine = signed_post(
+        &agent,
+        serde_json::to_vec(&json_detection("cam-000001", 4))?,
+    )
+    .send()
+    .await?;
     assert_eq!(fine.status(), StatusCode::ACCEPTED);
 
     let rejected = |reason: &str| {

@@ -17,7 +17,7 @@ async fn push(agent: &Agent, run_for: Duration, next: &mut usize, accepted: &mut
             .map(|i| json_detection("cam-000001", *next + i))
             .collect();
         *next += batch.len();
-        accepted.extend(post(agent.port, &agent.http, &batch).await);
+        accepted.extend(post(agent, &batch).await);
     }
 }
 

@@ -101,11 +101,10 @@ async fn a_full_disk_refuses_detections_until_space_is_freed() -> anyhow::Result
     let site = "site-disk-full";
     let disk = Tmpfs::mount("4m")?;
     let agent = Agent::start(&env, site, &disk.dir, &[]).await?;
-    let (port, http) = (agent.port, &agent.http);
     let mut accepted = HashSet::new();
     let mut next = 0;
 
-    let (status, body) = ingest(port, http, &batch(&mut next)).await?;
+    let (status, body) = ingest(&agent, &batch(&mut next)).await?;
     ensure!(status == StatusCode::ACCEPTED, "{status}: {body}");
     accepted.extend(event_ids(&body));
 
@@ -114,7 +113,7 @@ async fn a_full_disk_refuses_detections_until_space_is_freed() -> anyhow::Result
     let filler = fill(&disk.dir)?;
     let mut sent_while_full = 0;
     let refusal = loop {
-        let (status, body) = ingest(port, http, &batch(&mut next)).await?;
+        let (status, body) = ingest(&agent, &batch(&mut next)).await?;
         accepted.extend(event_ids(&body));
         sent_while_full += 1;
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -131,7 +130,7 @@ async fn a_full_disk_refuses_detections_until_space_is_freed() -> anyhow::Result
         "the refusal does not name the full disk: {refusal}"
     );
     // Refused for as long as the disk is full.
-    let (status, body) = ingest(port, http, &batch(&mut next)).await?;
+    let (status, body) = ingest(&agent, &batch(&mut next)).await?;
     accepted.extend(event_ids(&body));
     ensure!(
         status == StatusCode::SERVICE_UNAVAILABLE && first_error(&body).contains("disk"),
@@ -145,7 +144,7 @@ async fn a_full_disk_refuses_detections_until_space_is_freed() -> anyhow::Result
     // Space comes back: accepted again at once, by the same process.
     std::fs::remove_file(&filler)?;
     for _ in 0..5 {
-        let (status, body) = ingest(port, http, &batch(&mut next)).await?;
+        let (status, body) = ingest(&agent, &batch(&mut next)).await?;
         ensure!(
             status == StatusCode::ACCEPTED,
             "refused after space was freed: {status}: {body}"

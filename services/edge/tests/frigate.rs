@@ -4,8 +4,14 @@
 //! skipped without stopping the bridge (oversized ones without being read),
 //! and a restarted broker must be reconnected to.
 //!
-//! Needs the `mosquitto` binary (`apt-get install -y mosquitto`); the tests
-//! fail, rather than skip, without it.
+//! Over TLS (`mqtts://`) with a password file, the real agent must connect
+//! with the right credentials and deliver to Kafka, be refused with a clear
+//! error with the wrong ones, and the TLS port must refuse clear text.
+//!
+//! Needs the `mosquitto` and `mosquitto_passwd` binaries (`apt-get install
+//! -y mosquitto`); the tests fail, rather than skip, without them.
+
+mod common;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -51,14 +57,17 @@ impl Broker {
     }
 
     fn start_on(port: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_with(port, tempfile::tempdir().unwrap(), "allow_anonymous true\n")
+    }
+
+    /// A broker on `port` with its files in `dir` and `settings` added to
+    /// its configuration.
+    fn start_with(port: u16, dir: tempfile::TempDir, settings: &str) -> Self {
         let config = dir.path().join("mosquitto.conf");
         std::fs::write(
             &config,
             // `log_type all` logs every packet, which tests wait on.
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type all\n"
-            ),
+            format!("listener {port} 127.0.0.1\n{settings}persistence false\nlog_type all\n"),
         )
         .unwrap();
         let log = std::fs::File::create(dir.path().join("mosquitto.log")).unwrap();
@@ -138,15 +147,22 @@ impl Drop for Broker {
 /// The `mosquitto` binary: on PATH, or in the sbin folders Debian installs
 /// it to (not on every user's PATH).
 fn mosquitto() -> PathBuf {
+    mosquitto_tool("mosquitto")
+}
+
+/// A binary of the mosquitto package, found like [`mosquitto`].
+fn mosquitto_tool(name: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join("mosquitto"))
+        .chain(["/usr/sbin", "/usr/local/sbin", "/usr/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
-        .expect(
-            "the mosquitto MQTT broker is not installed; run `apt-get install -y mosquitto` \
-             (these tests start their own broker and need the binary)",
-        )
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not installed; run `apt-get install -y mosquitto` \
+                 (these tests start their own broker and need the binary)"
+            )
+        })
 }
 
 /// An intake over a fresh spool, and the spool to look into.
@@ -174,6 +190,8 @@ fn start_bridge(
         client_id: "vigil-edge-test".to_owned(),
         user: None,
         password: None,
+        ca_file: None,
+        allow_plaintext_password: false,
         max_payload: MAX_PAYLOAD,
     };
     let shutdown = CancellationToken::new();
@@ -511,4 +529,238 @@ async fn message_the_intake_cannot_store_is_delivered_again() {
     let detections = wait_for(&spool, 1).await;
     assert_eq!(detections[0].kind(), pb::DetectionKind::Person);
     stop(bridge, shutdown).await;
+}
+
+/// The bridge's and the publisher's MQTT users on the TLS broker.
+const BRIDGE_USER: &str = "vigil-edge";
+const BRIDGE_PASSWORD: &str = "bridge-password-4f1c2a";
+const FRIGATE_USER: &str = "frigate";
+const FRIGATE_PASSWORD: &str = "frigate-password-9d0e7b";
+
+/// A Mosquitto broker with only a TLS listener, a certificate for
+/// `localhost` and 127.0.0.1 from a CA of the test's own, and a password
+/// file: no anonymous clients.
+struct TlsBroker {
+    broker: Broker,
+    /// The CA's certificate, PEM.
+    ca_file: PathBuf,
+}
+
+impl TlsBroker {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "Vigil test site CA");
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let server_key = rcgen::KeyPair::generate().unwrap();
+        let server_cert =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .unwrap()
+                .signed_by(&server_key, &ca_cert, &ca_key)
+                .unwrap();
+        std::fs::write(path("ca.pem"), ca_cert.pem()).unwrap();
+        std::fs::write(path("server.pem"), server_cert.pem()).unwrap();
+        std::fs::write(path("server.key"), server_key.serialize_pem()).unwrap();
+        let passwd = path("passwd");
+        for (user, password, create) in [
+            (BRIDGE_USER, BRIDGE_PASSWORD, true),
+            (FRIGATE_USER, FRIGATE_PASSWORD, false),
+        ] {
+            let mut command = Command::new(mosquitto_tool("mosquitto_passwd"));
+            command.arg("-b");
+            if create {
+                command.arg("-c");
+            }
+            let status = command
+                .arg(&passwd)
+                .args([user, password])
+                .stdout(Stdio::null())
+                .status()
+                .expect("running mosquitto_passwd");
+            assert!(status.success(), "mosquitto_passwd failed: {status}");
+        }
+        let settings = format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\nallow_anonymous false\npassword_file {}\n",
+            path("ca.pem").display(),
+            path("server.pem").display(),
+            path("server.key").display(),
+            passwd.display(),
+        );
+        let ca_file = path("ca.pem");
+        let broker = Broker::start_with(vigil_testkit::free_port(), dir, &settings);
+        Self { broker, ca_file }
+    }
+
+    fn url(&self) -> String {
+        format!("mqtts://localhost:{}", self.broker.port)
+    }
+
+    /// A running agent whose bridge uses this broker as `password`.
+    async fn agent(
+        &self,
+        env: &vigil_testkit::TestEnv,
+        site: &str,
+        password: &str,
+    ) -> anyhow::Result<common::Agent> {
+        let url = self.url();
+        let ca = self.ca_file.to_str().unwrap().to_owned();
+        common::Agent::start(
+            env,
+            site,
+            &common::spool_dir("frigate_tls"),
+            &[
+                "--frigate-mqtt",
+                &url,
+                "--frigate-mqtt-ca",
+                &ca,
+                "--frigate-mqtt-user",
+                BRIDGE_USER,
+                "--frigate-mqtt-password",
+                password,
+                "--frigate-cameras",
+                CAMERAS,
+                "--frigate-client-id",
+                "vigil-edge-test",
+            ],
+        )
+        .await
+    }
+
+    /// A client polling in the background: over TLS trusting the test CA,
+    /// or in clear text; with `password` as the Frigate user.
+    fn client(
+        &self,
+        tls: bool,
+        password: &str,
+    ) -> (AsyncClient, tokio::sync::mpsc::Receiver<String>) {
+        let mut options = MqttOptions::new("frigate-test", "localhost", self.broker.port);
+        options.set_credentials(FRIGATE_USER, password);
+        if tls {
+            options.set_transport(rumqttc::Transport::tls(
+                std::fs::read(&self.ca_file).unwrap(),
+                None,
+                None,
+            ));
+        }
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
+        // What happened to the connection, as text, for the test to read.
+        let (events, received) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let event = match eventloop.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
+                        "connected".to_owned()
+                    }
+                    Ok(_) => continue,
+                    Err(error) => format!("error: {error}"),
+                };
+                if events.send(event).await.is_err() {
+                    return;
+                }
+                sleep(Duration::from_millis(100)).await;
+            }
+        });
+        (client, received)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_with_credentials_frigate_events_reach_kafka() -> anyhow::Result<()> {
+    let env = vigil_testkit::TestEnv::new("edge_frigate_tls").await?;
+    let site = "site-frigate-tls";
+    let broker = TlsBroker::start();
+    let agent = broker.agent(&env, site, BRIDGE_PASSWORD).await?;
+    broker.broker.wait_for_bridge().await;
+    let log = broker.broker.log();
+    assert!(
+        log.contains(&format!(
+            "as vigil-edge-test (p2, c0, k30, u'{BRIDGE_USER}')"
+        )),
+        "{log}"
+    );
+
+    let (frigate, mut events) = broker.client(true, FRIGATE_PASSWORD);
+    assert_eq!(events.recv().await.as_deref(), Some("connected"));
+    frigate
+        .publish(TOPIC, QoS::AtLeastOnce, false, CAR_NEW.as_bytes().to_vec())
+        .await?;
+    let topic = env.kafka.topics().detections;
+    let records = vigil_testkit::read_topic(
+        &env.kafka,
+        &topic,
+        vigil_testkit::count(1),
+        Duration::from_secs(60),
+    )
+    .await?;
+    let detections: Vec<pb::Detection> = records
+        .iter()
+        .map(|record| pb::Detection::decode(rdkafka::Message::payload(record).unwrap_or_default()))
+        .collect::<Result<_, _>>()?;
+    let summary: Vec<_> = detections
+        .iter()
+        .map(|d| (d.kind(), d.camera_id.as_str(), d.site_id.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [(pb::DetectionKind::Vehicle, "cam-000018", site)],
+        "{}",
+        agent.log()
+    );
+    agent.terminate()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_mqtt_password_is_refused_with_a_clear_error() -> anyhow::Result<()> {
+    let env = vigil_testkit::TestEnv::new("edge_frigate_badpw").await?;
+    let broker = TlsBroker::start();
+    let wrong = "not-the-bridge-password";
+    let agent = broker.agent(&env, "site-frigate-badpw", wrong).await?;
+    broker.broker.wait_for_log("not authorised").await;
+    let deadline = Instant::now() + DEADLINE;
+    while !agent.log().contains("refused the bridge's credentials") {
+        assert!(Instant::now() < deadline, "agent log:\n{}", agent.log());
+        sleep(Duration::from_millis(100)).await;
+    }
+    let log = agent.log();
+    assert!(
+        log.contains("check --frigate-mqtt-user and --frigate-mqtt-password"),
+        "{log}"
+    );
+    assert!(!log.contains(wrong), "the password is in the log:\n{log}");
+    assert!(
+        !broker
+            .broker
+            .log()
+            .contains("Received SUBSCRIBE from vigil-edge-test")
+    );
+    agent.terminate()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tls_port_refuses_clear_text_and_unknown_users() {
+    let broker = TlsBroker::start();
+    // Clear text on the TLS port, with a valid password: no CONNACK.
+    let (_plain, mut events) = broker.client(false, FRIGATE_PASSWORD);
+    let first = tokio::time::timeout(DEADLINE, events.recv()).await.unwrap();
+    assert!(
+        first.as_deref().is_some_and(|e| e.starts_with("error")),
+        "{first:?}"
+    );
+    // TLS, trusting the CA, with the wrong password: refused too.
+    let (_wrong, mut events) = broker.client(true, "guess");
+    let first = tokio::time::timeout(DEADLINE, events.recv()).await.unwrap();
+    assert!(
+        first
+            .as_deref()
+            .is_some_and(|e| e.contains("Connection refused")),
+        "{first:?}"
+    );
+    // And the right one gets in, so the refusals above are the port's.
+    let (_right, mut events) = broker.client(true, FRIGATE_PASSWORD);
+    let first = tokio::time::timeout(DEADLINE, events.recv()).await.unwrap();
+    assert_eq!(first.as_deref(), Some("connected"));
 }

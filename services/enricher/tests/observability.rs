@@ -216,6 +216,8 @@ async fn one_detection_is_one_trace_and_every_service_serves_its_metrics() -> an
         spool.to_str().context("a UTF-8 temp dir")?,
         "--http-listen",
         &format!("127.0.0.1:{}", ports["edge"]),
+        // This test is about metrics and traces, not who may post.
+        "--ingest-allow-unsigned",
         "--heartbeat-interval",
         "1s",
         "--cameras",

@@ -13,15 +13,27 @@
 //! broker send it again. Messages over `--frigate-max-payload` are skipped
 //! unread; unreadable ones are skipped too. Both are counted in
 //! `vigil_edge_events_rejected_total` (`source="frigate"`) and acknowledged.
+//!
+//! Security: anyone who can publish on the broker's Frigate topic speaks
+//! for the site's cameras, so a site broker should require credentials
+//! and TLS (`mqtts://`, trusted through `--frigate-mqtt-ca`). The bridge
+//! refuses to send a password in clear text to a broker that is not on
+//! this host unless told to (`--frigate-mqtt-allow-plaintext-password`).
 
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use rumqttc::{
-    AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS, SubscribeReasonCode,
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Outgoing,
+    Packet, Publish, QoS, SubscribeReasonCode, TlsConfiguration, Transport,
 };
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 use url::Url;
 use vigil_frigate::{CameraMap, TrackedObject, Tracker, map_object};
 use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
@@ -32,8 +44,11 @@ use crate::metrics;
 /// Frigate bridge settings (flattened into the agent's command line).
 #[derive(Clone, clap::Args)]
 pub struct FrigateArgs {
-    /// MQTT broker URL, `mqtt://host[:port]` (port 1883 by default), e.g.
-    /// mqtt://127.0.0.1:1883; the bridge is off when unset.
+    /// MQTT broker URL: `mqtts://host[:port]` for TLS (port 8883 by
+    /// default; the broker's certificate must be valid for host and signed
+    /// by a CA in --frigate-mqtt-ca, or in the system's trust store), or
+    /// `mqtt://host[:port]` in clear text (port 1883 by default), e.g.
+    /// mqtt://127.0.0.1:1883. The bridge is off when unset.
     #[arg(long = "frigate-mqtt", env = "VIGIL_FRIGATE_MQTT", value_parser = checked_broker_url)]
     pub mqtt_url: Option<String>,
     /// Topic Frigate publishes events on (`<topic_prefix>/events`).
@@ -65,13 +80,33 @@ pub struct FrigateArgs {
     #[arg(long = "frigate-mqtt-user", env = "VIGIL_FRIGATE_MQTT_USER")]
     pub user: Option<String>,
     /// MQTT password (prefer the environment variable to the flag, which
-    /// other local users can see).
+    /// other local users can see). Sent only over mqtts://, or over
+    /// mqtt:// to a broker on this host (localhost, 127.0.0.0/8, ::1):
+    /// anywhere else the agent refuses to start rather than send it in
+    /// clear text, unless --frigate-mqtt-allow-plaintext-password.
     #[arg(
         long = "frigate-mqtt-password",
         env = "VIGIL_FRIGATE_MQTT_PASSWORD",
         hide_env_values = true
     )]
     pub password: Option<String>,
+    /// PEM file of the CA certificate(s) that sign the broker's TLS
+    /// certificate (a site's private CA), for mqtts://; when unset, the
+    /// system's trust store is used.
+    #[arg(
+        id = "frigate_mqtt_ca",
+        long = "frigate-mqtt-ca",
+        env = "VIGIL_FRIGATE_MQTT_CA"
+    )]
+    pub ca_file: Option<PathBuf>,
+    /// Send the password over a clear-text mqtt:// connection to another
+    /// host, where anyone on the network path can read it. For lab
+    /// networks only: use mqtts:// instead.
+    #[arg(
+        long = "frigate-mqtt-allow-plaintext-password",
+        env = "VIGIL_FRIGATE_MQTT_ALLOW_PLAINTEXT_PASSWORD"
+    )]
+    pub allow_plaintext_password: bool,
     /// Largest Frigate message read, in bytes (the same default as
     /// --http-max-body); a larger one is skipped without being parsed and
     /// counted as rejected with reason `too_large`.
@@ -94,6 +129,8 @@ impl std::fmt::Debug for FrigateArgs {
             .field("client_id", &self.client_id)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ca_file", &self.ca_file)
+            .field("allow_plaintext_password", &self.allow_plaintext_password)
             .field("max_payload", &self.max_payload)
             .finish()
     }
@@ -102,32 +139,145 @@ impl std::fmt::Debug for FrigateArgs {
 /// `url` if it is a broker URL the bridge can use, so that a wrong one
 /// stops the agent at startup.
 fn checked_broker_url(url: &str) -> Result<String, String> {
-    broker_address(url)
+    Broker::parse(url)
         .map(|_| url.to_owned())
         .map_err(|e| e.to_string())
 }
 
-/// `mqtt://host[:port]` (or `tcp://`) → host and port; IPv6 hosts stay in
-/// brackets, which is how the client wants them.
-fn broker_address(text: &str) -> anyhow::Result<(String, u16)> {
-    let url = Url::parse(text).with_context(|| format!("{text:?} is not a URL"))?;
-    anyhow::ensure!(
-        matches!(url.scheme(), "mqtt" | "tcp"),
-        "{text:?} must start with mqtt:// (TLS brokers are not supported)"
-    );
-    anyhow::ensure!(
-        url.username().is_empty() && url.password().is_none(),
-        "{text:?} must not carry credentials; give them with --frigate-mqtt-user and --frigate-mqtt-password"
-    );
-    anyhow::ensure!(
-        matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none(),
-        "{text:?} must be mqtt://host[:port]"
-    );
-    let host = url
-        .host_str()
-        .filter(|host| !host.is_empty())
-        .with_context(|| format!("{text:?} has no host"))?;
-    Ok((host.to_owned(), url.port().unwrap_or(1883)))
+/// Where the broker is, and whether over TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Broker {
+    /// IPv6 hosts stay in brackets, which is how the client wants them.
+    host: String,
+    port: u16,
+    tls: bool,
+}
+
+impl Broker {
+    /// `mqtt://host[:port]` (or `tcp://`), `mqtts://host[:port]` (or
+    /// `ssl://`).
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        let url = Url::parse(text).with_context(|| format!("{text:?} is not a URL"))?;
+        let (tls, default_port) = match url.scheme() {
+            "mqtt" | "tcp" => (false, 1883),
+            "mqtts" | "ssl" => (true, 8883),
+            _ => anyhow::bail!("{text:?} must start with mqtts:// (TLS) or mqtt://"),
+        };
+        anyhow::ensure!(
+            url.username().is_empty() && url.password().is_none(),
+            "{text:?} must not carry credentials; give them with --frigate-mqtt-user and --frigate-mqtt-password"
+        );
+        anyhow::ensure!(
+            matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none(),
+            "{text:?} must be mqtt[s]://host[:port]"
+        );
+        let host = url
+            .host_str()
+            .filter(|host| !host.is_empty())
+            .with_context(|| format!("{text:?} has no host"))?;
+        Ok(Self {
+            host: host.to_owned(),
+            port: url.port().unwrap_or(default_port),
+            tls,
+        })
+    }
+
+    /// On this host: what goes there never crosses a network.
+    fn is_loopback(&self) -> bool {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// The client's options for `args`: broker, TLS, credentials and limits.
+/// Fails on settings that cannot work or would leak the password.
+fn mqtt_options(args: &FrigateArgs, url: &str) -> anyhow::Result<MqttOptions> {
+    let broker = Broker::parse(url).context("--frigate-mqtt")?;
+    if !broker.tls {
+        anyhow::ensure!(
+            args.ca_file.is_none(),
+            "--frigate-mqtt-ca is for TLS brokers: use an mqtts:// URL in --frigate-mqtt"
+        );
+        anyhow::ensure!(
+            args.password.is_none() || broker.is_loopback() || args.allow_plaintext_password,
+            "refusing to send the MQTT password in clear text to {}: use mqtts:// in \
+             --frigate-mqtt (or, on a lab network, --frigate-mqtt-allow-plaintext-password)",
+            broker.host
+        );
+    }
+    let mut options = MqttOptions::new(args.client_id.clone(), broker.host.clone(), broker.port);
+    options
+        .set_keep_alive(KEEP_ALIVE)
+        // A persistent session: the broker keeps the subscription and queues
+        // QoS 1 messages while the agent is away.
+        .set_clean_session(false)
+        // Acknowledged only once the detections are on disk.
+        .set_manual_acks(true)
+        .set_max_packet_size(
+            MAX_INCOMING_PACKET.max(args.max_payload.saturating_add(PACKET_OVERHEAD)),
+            MAX_OUTGOING_PACKET,
+        );
+    if broker.tls {
+        let config = tls_config(args.ca_file.as_deref())?;
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            Arc::new(config),
+        )));
+    }
+    if let Some(user) = &args.user {
+        options.set_credentials(user.clone(), args.password.clone().unwrap_or_default());
+    }
+    Ok(options)
+}
+
+/// A TLS client that trusts the CAs in `ca_file`, or the system's; the
+/// broker's name is checked against its certificate. Ring is named as the
+/// crypto provider so that nothing depends on a process-wide default.
+fn tls_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certificates = CertificateDer::pem_file_iter(path)
+                .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+                .with_context(|| format!("reading --frigate-mqtt-ca {}", path.display()))?;
+            anyhow::ensure!(
+                !certificates.is_empty(),
+                "--frigate-mqtt-ca {} holds no PEM certificate",
+                path.display()
+            );
+            for certificate in certificates {
+                roots.add(certificate).with_context(|| {
+                    format!("a certificate in --frigate-mqtt-ca {}", path.display())
+                })?;
+            }
+        }
+        None => {
+            let native = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(native.certs);
+            anyhow::ensure!(
+                !roots.is_empty(),
+                "no CA certificates in the system's trust store for mqtts://; give --frigate-mqtt-ca"
+            );
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+impl FrigateArgs {
+    /// Fails on settings the bridge cannot run with (a bad URL, an
+    /// unreadable CA file, a password that would go out in clear text), so
+    /// that the agent refuses to start. Nothing to check when it is off.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self.mqtt_url.as_deref() {
+            Some(url) => mqtt_options(self, url).map(drop),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A Frigate message holds two states of the object (with its path, in
@@ -170,22 +320,7 @@ pub async fn run(
         shutdown.cancelled().await;
         return Ok(());
     };
-    let (host, port) = broker_address(url).context("--frigate-mqtt")?;
-    let mut options = MqttOptions::new(args.client_id.clone(), host, port);
-    options
-        .set_keep_alive(KEEP_ALIVE)
-        // A persistent session: the broker keeps the subscription and queues
-        // QoS 1 messages while the agent is away.
-        .set_clean_session(false)
-        // Acknowledged only once the detections are on disk.
-        .set_manual_acks(true)
-        .set_max_packet_size(
-            MAX_INCOMING_PACKET.max(args.max_payload.saturating_add(PACKET_OVERHEAD)),
-            MAX_OUTGOING_PACKET,
-        );
-    if let Some(user) = &args.user {
-        options.set_credentials(user.clone(), args.password.clone().unwrap_or_default());
-    }
+    let options = mqtt_options(&args, url)?;
     let (client, mut eventloop) = AsyncClient::new(options, 16);
     let mut bridge = Bridge {
         client,
@@ -255,6 +390,10 @@ pub async fn run(
                 } else {
                     let retry_in = reconnect.next_delay();
                     match connection_failures.failed() {
+                        // A person must act: no retry fixes credentials.
+                        Some(failures) if refused_credentials(&error) => {
+                            error!(%error, failures, ?retry_in, "The Frigate MQTT broker refused the bridge's credentials (bad user name or password, or not authorised); check --frigate-mqtt-user and --frigate-mqtt-password.")
+                        }
                         Some(failures) => {
                             warn!(%error, failures, ?retry_in, "The Frigate MQTT connection failed; reconnecting.")
                         }
@@ -276,6 +415,16 @@ pub async fn run(
     }
     info!("Frigate bridge stopped.");
     Ok(())
+}
+
+/// Whether the broker turned the bridge away for its credentials.
+fn refused_credentials(error: &ConnectionError) -> bool {
+    matches!(
+        error,
+        ConnectionError::ConnectionRefused(
+            ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized
+        )
+    )
 }
 
 /// Sends the acknowledgements still queued, then a DISCONNECT (which keeps
@@ -386,15 +535,31 @@ mod tests {
 
     #[test]
     fn broker_urls_parse() {
-        let ok = |url: &str| broker_address(url).unwrap();
-        assert_eq!(ok("mqtt://127.0.0.1:1883"), ("127.0.0.1".to_owned(), 1883));
-        assert_eq!(ok("mqtt://broker.local"), ("broker.local".to_owned(), 1883));
-        assert_eq!(ok("tcp://broker:11883/"), ("broker".to_owned(), 11883));
-        assert_eq!(ok("mqtt://[::1]:1884"), ("[::1]".to_owned(), 1884));
-        assert_eq!(ok("mqtt://[::1]"), ("[::1]".to_owned(), 1883));
+        let ok = |url: &str| {
+            let broker = Broker::parse(url).unwrap();
+            (broker.host, broker.port, broker.tls)
+        };
+        let host = |h: &str| h.to_owned();
+        assert_eq!(
+            ok("mqtt://127.0.0.1:1883"),
+            (host("127.0.0.1"), 1883, false)
+        );
+        assert_eq!(
+            ok("mqtt://broker.local"),
+            (host("broker.local"), 1883, false)
+        );
+        assert_eq!(ok("tcp://broker:11883/"), (host("broker"), 11883, false));
+        assert_eq!(ok("mqtt://[::1]:1884"), (host("[::1]"), 1884, false));
+        assert_eq!(ok("mqtt://[::1]"), (host("[::1]"), 1883, false));
+        assert_eq!(
+            ok("mqtts://broker.local"),
+            (host("broker.local"), 8883, true)
+        );
+        assert_eq!(ok("ssl://broker:18883"), (host("broker"), 18883, true));
         for bad in [
             "127.0.0.1:1883",
-            "mqtts://broker:8883",
+            "https://broker:8883",
+            "mqtts://user:pw@broker",
             "mqtt://user:pw@broker",
             "mqtt://user@broker",
             "mqtt://broker:port",
@@ -403,7 +568,7 @@ mod tests {
             "mqtt://broker/topic",
             "mqtt://broker?x=1",
         ] {
-            assert!(broker_address(bad).is_err(), "{bad}");
+            assert!(Broker::parse(bad).is_err(), "{bad}");
         }
     }
 
@@ -432,5 +597,77 @@ mod tests {
         assert!(!format!("{cli:?}").contains("hunter2"));
         assert!(Cli::try_parse_from(["vigil-edge", "--frigate-cameras=nonsense"]).is_err());
         assert!(Cli::try_parse_from(["vigil-edge", "--frigate-mqtt=127.0.0.1:1883"]).is_err());
+    }
+
+    /// The password goes in clear text only to this host, or when allowed.
+    #[test]
+    fn a_password_is_not_sent_in_clear_text_across_a_network() {
+        use clap::Parser as _;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            frigate: FrigateArgs,
+        }
+        let check = |args: &[&str]| {
+            let mut argv = vec!["vigil-edge", "--frigate-mqtt-user=vigil"];
+            argv.extend(args);
+            Cli::try_parse_from(argv).unwrap().frigate.check()
+        };
+        let error = check(&[
+            "--frigate-mqtt=mqtt://broker.site:1883",
+            "--frigate-mqtt-password=hunter2",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("clear text") && error.contains("mqtts://"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"), "{error}");
+        for fine in [
+            &[
+                "--frigate-mqtt=mqtt://127.0.0.1:1883",
+                "--frigate-mqtt-password=p",
+            ][..],
+            &[
+                "--frigate-mqtt=mqtt://localhost",
+                "--frigate-mqtt-password=p",
+            ],
+            &["--frigate-mqtt=mqtt://[::1]", "--frigate-mqtt-password=p"],
+            &["--frigate-mqtt=mqtt://broker.site"],
+            &[
+                "--frigate-mqtt=mqtt://broker.site",
+                "--frigate-mqtt-password=p",
+                "--frigate-mqtt-allow-plaintext-password",
+            ],
+        ] {
+            check(fine).unwrap();
+        }
+        // A CA file is for TLS, and must hold a certificate.
+        let error = check(&[
+            "--frigate-mqtt=mqtt://127.0.0.1",
+            "--frigate-mqtt-ca=ca.pem",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("mqtts://"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let ca = format!("--frigate-mqtt-ca={}", empty.display());
+        let error = format!(
+            "{:#}",
+            check(&["--frigate-mqtt=mqtts://127.0.0.1", &ca]).unwrap_err()
+        );
+        assert!(error.contains("holds no PEM certificate"), "{error}");
+        let missing = format!(
+            "--frigate-mqtt-ca={}",
+            dir.path().join("nope.pem").display()
+        );
+        let error = format!(
+            "{:#}",
+            check(&["--frigate-mqtt=mqtts://127.0.0.1", &missing]).unwrap_err()
+        );
+        assert!(error.contains("reading --frigate-mqtt-ca"), "{error}");
     }
 }

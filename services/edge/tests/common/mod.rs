@@ -12,14 +12,22 @@ use anyhow::{Context, bail, ensure};
 use prost::Message as _;
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use vigil_edge::signing::IngestKey;
 use vigil_proto::v1::Detection;
 use vigil_testkit::{TestEnv, free_port};
+
+/// The ingest key of the test agents.
+pub const TEST_KEY: &[u8] = b"test-site-ingest-key-0123456789abcdef";
 
 /// A running agent process.
 pub struct Agent {
     child: Child,
     pub port: u16,
     pub http: reqwest::Client,
+    /// The key its HTTP ingest checks signatures with.
+    pub key: IngestKey,
+    /// Where its standard error (the log) goes.
+    log: PathBuf,
 }
 
 /// A fresh folder for an agent's spool.
@@ -30,15 +38,35 @@ pub fn spool_dir(tag: &str) -> PathBuf {
 }
 
 impl Agent {
-    /// Starts an agent for `site` with its spool in `spool`, plus `extra` args,
-    /// and waits until its HTTP server answers.
+    /// Starts an agent for `site` with its spool in `spool`, its HTTP
+    /// ingest signed with [`TEST_KEY`], plus `extra` args, and waits until
+    /// its HTTP server answers.
     pub async fn start(
         env: &TestEnv,
         site: &str,
         spool: &Path,
         extra: &[&str],
     ) -> anyhow::Result<Self> {
+        let key_file = std::env::temp_dir().join(vigil_testkit::unique_name("ingest_key"));
+        std::fs::write(&key_file, TEST_KEY).context("writing the ingest key")?;
+        let key_file = key_file.to_str().context("a UTF-8 temp dir")?;
+        let args: Vec<&str> = ["--ingest-key-file", key_file]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        Self::start_without_key(env, site, spool, &args).await
+    }
+
+    /// Like [`Agent::start`], with no --ingest-key-file unless in `extra`.
+    pub async fn start_without_key(
+        env: &TestEnv,
+        site: &str,
+        spool: &Path,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let port = free_port();
+        let log = std::env::temp_dir().join(vigil_testkit::unique_name("edge_log"));
+        let stderr = std::fs::File::create(&log).context("creating the agent's log")?;
         let child = Command::new(env!("CARGO_BIN_EXE_vigil-edge"))
             .args(["--site-id", site, "--topic-prefix", &env.kafka.topic_prefix])
             .arg("--spool-dir")
@@ -51,22 +79,31 @@ impl Agent {
             ])
             .args(extra)
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .context("starting vigil-edge")?;
         let agent = Self {
             child,
             port,
             http: reqwest::Client::new(),
+            key: IngestKey::new(TEST_KEY)?,
+            log,
         };
         let started = Instant::now();
         while agent.http.get(agent.url("/healthz")).send().await.is_err() {
             ensure!(
                 started.elapsed() < Duration::from_secs(30),
-                "vigil-edge did not come up"
+                "vigil-edge did not come up:\n{}",
+                agent.log()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(agent)
+    }
+
+    /// What it has logged so far (at --log warn).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -173,29 +210,37 @@ pub fn json_detection(camera: &str, n: usize) -> serde_json::Value {
     })
 }
 
-/// Posts `detections`; returns the event ids the agent acknowledged (it may
-/// acknowledge some of a request's detections and refuse others), none when
-/// it is unreachable, e.g. killed.
-pub async fn post(
-    agent_port: u16,
-    client: &reqwest::Client,
-    detections: &[serde_json::Value],
-) -> Vec<String> {
-    match ingest(agent_port, client, detections).await {
+/// Posts `detections`, signed; returns the event ids the agent acknowledged
+/// (it may acknowledge some of a request's detections and refuse others),
+/// none when it is unreachable, e.g. killed.
+pub async fn post(agent: &Agent, detections: &[serde_json::Value]) -> Vec<String> {
+    match ingest(agent, detections).await {
         Ok((_, body)) => event_ids(&body),
         Err(_) => Vec::new(),
     }
 }
 
-/// Posts `detections`; returns the status and the JSON body.
+/// Posts `detections`, signed; returns the status and the JSON body.
 pub async fn ingest(
-    agent_port: u16,
-    client: &reqwest::Client,
+    agent: &Agent,
     detections: &[serde_json::Value],
 ) -> anyhow::Result<(reqwest::StatusCode, serde_json::Value)> {
-    let url = format!("http://127.0.0.1:{agent_port}/v1/detections");
-    let response = client.post(url).json(detections).send().await?;
+    let body = serde_json::to_vec(detections)?;
+    let response = signed_post(agent, body).send().await?;
     Ok((response.status(), response.json().await?))
+}
+
+/// A POST of `body` to the agent's ingest, signed with its key now.
+pub fn signed_post(agent: &Agent, body: impl Into<Vec<u8>>) -> reqwest::RequestBuilder {
+    let body = body.into();
+    let mut request = agent
+        .http
+        .post(agent.url("/v1/detections"))
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    for (name, value) in agent.key.headers(&body) {
+        request = request.header(name, value);
+    }
+    request.body(body)
 }
 
 /// The event ids in an ingest response: those of the detections spooled.
