@@ -56,7 +56,11 @@ async fn every_event_is_written_and_counted() -> anyhow::Result<()> {
     ensure!(total == 300, "the tally covers {total} events");
 
     // The other query tables hold them too.
-    for table in ["events_by_commune_hour", "events_by_camera_day"] {
+    for table in [
+        "events_by_commune_hour",
+        "events_by_village_hour",
+        "events_by_camera_day",
+    ] {
         let rows = row_count(&env, table).await?;
         ensure!(rows == 300, "{table} has {rows} rows");
     }

@@ -85,6 +85,7 @@ async fn a_reused_event_id_never_overwrites_the_stored_event() -> anyhow::Result
     }
     for table in [
         "events_by_commune_hour",
+        "events_by_village_hour",
         "events_by_camera_day",
         "events_by_plate_month",
         "events_by_plate_key_month",

@@ -1,13 +1,13 @@
 //! CountEvents: events per zone, hour and kind over a window. Communes and
 //! the province read the `event_counts` rollups (one total, or one series
-//! per commune); a village counts its rows of the commune's hours, since
-//! the rollups stop at communes.
+//! per commune); a village counts the rows of its own village-hours (never
+//! its commune's partitions), since the rollups stop at communes.
 
 use std::collections::{BTreeMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 use vigil_proto::v1::{CountEventsRequest, CountEventsResponse, HourCount};
-use vigil_store::{Direction, KindInVillage, day_bucket, hour_bucket};
+use vigil_store::{Direction, day_bucket, hour_bucket};
 
 use super::{DAY_MS, HOUR_MS, MAX_REPORT_DAYS};
 use crate::auth::{Action, Caller};
@@ -38,21 +38,21 @@ pub(super) async fn serve(
     let mut tally = Tally::new(window, kinds);
     let fanout = backend.limits.fanout;
     let stores = &backend.stores;
-    if let Target::Village { commune, village } = &target {
+    if let Target::Village { village, .. } = &target {
         let hours = buckets(window, Direction::OldestFirst, hour_bucket, |h| h + HOUR_MS);
         let reads: Vec<_> = hours
             .into_iter()
             .map(|hour| async move {
-                let rows = stores
+                let kinds = stores
                     .reader
-                    .kinds_in_commune_hour(commune, hour, window.start_ms, window.end_ms)
+                    .kinds_in_village_hour(village, hour, window.start_ms, window.end_ms)
                     .await?;
-                Ok::<_, ApiError>((hour, rows))
+                Ok::<_, ApiError>((hour, kinds))
             })
             .collect();
         let mut per_hour = futures::stream::iter(reads).buffer_unordered(fanout);
-        while let Some((hour, rows)) = per_hour.try_next().await? {
-            tally.village_rows(village, hour, &rows);
+        while let Some((hour, kinds)) = per_hour.try_next().await? {
+            tally.village_kinds(village, hour, &kinds);
         }
     } else {
         let days = buckets(window, Direction::OldestFirst, day_bucket, |d| d + DAY_MS);
@@ -116,14 +116,14 @@ impl Tally {
         self.kinds.is_empty() || self.kinds.contains(&kind)
     }
 
-    /// Counts `village`'s rows among a commune-hour's.
-    fn village_rows(&mut self, village: &str, hour: i64, rows: &[KindInVillage]) {
-        for row in rows {
-            if row.village_id == village && self.wanted(row.kind) {
+    /// Counts the events of a village-hour, one kind per event.
+    fn village_kinds(&mut self, village: &str, hour: i64, kinds: &[i32]) {
+        for &kind in kinds {
+            if self.wanted(kind) {
                 let cell = Cell {
                     zone_id: village.to_owned(),
                     hour,
-                    kind: row.kind,
+                    kind,
                 };
                 *self.cells.entry(cell).or_default() += 1;
             }
@@ -173,13 +173,6 @@ mod tests {
 
     fn rollup(hour: i64, kind: i32, count: i64) -> vigil_store::HourCount {
         vigil_store::HourCount { hour, kind, count }
-    }
-
-    fn row(kind: i32, village_id: &str) -> KindInVillage {
-        KindInVillage {
-            kind,
-            village_id: village_id.into(),
-        }
     }
 
     /// (zone, hour, kind, count) of each cell of `response`, in order.
@@ -245,18 +238,14 @@ mod tests {
     }
 
     #[test]
-    fn a_village_counts_only_its_own_rows() {
+    fn a_village_counts_its_hours_by_kind() {
         let window = Window {
             start_ms: 0,
             end_ms: 2 * HOUR,
         };
         let mut tally = Tally::new(window, HashSet::new());
-        tally.village_rows("th.a.v1", 0, &[row(1, "th.a.v1"), row(1, "th.a.v2")]);
-        tally.village_rows(
-            "th.a.v1",
-            HOUR,
-            &[row(1, "th.a.v1"), row(1, "th.a.v1"), row(2, "th.a.v1")],
-        );
+        tally.village_kinds("th.a.v1", 0, &[1]);
+        tally.village_kinds("th.a.v1", HOUR, &[1, 2, 1]);
         let response = tally.response();
         assert_eq!(
             cells(&response),

@@ -148,25 +148,15 @@ impl Backend {
 }
 
 /// The partitions and row filter of an event listing of `target` (the
-/// filter's zone): every commune-hour of the zone, or with cameras named,
-/// their camera-days (each camera must lie in the zone).
+/// filter's zone): every commune-hour of the zone, or a village's own
+/// village-hours, or with cameras named, their camera-days (each camera
+/// must lie in the zone).
 fn scan(registry: &Registry, target: &Target, filter: &EventFilter) -> ApiResult<Scan> {
     let direction = Direction::NewestFirst;
     let kinds: HashSet<i32> = filter.kinds.iter().copied().collect();
     let groups = if filter.camera_ids.is_empty() {
-        let communes = target.communes(registry);
-        buckets(filter.window, direction, hour_bucket, |h| h + HOUR_MS)
-            .into_iter()
-            .map(|hour| {
-                communes
-                    .iter()
-                    .map(|commune_id| Partition::CommuneHour {
-                        commune_id: commune_id.clone(),
-                        hour,
-                    })
-                    .collect()
-            })
-            .collect()
+        let hours = buckets(filter.window, direction, hour_bucket, |h| h + HOUR_MS);
+        zone_hours(registry, target, hours)
     } else {
         // An unknown camera and one outside the zone get the same answer,
         // so a filter cannot probe which cameras exist elsewhere.
@@ -195,14 +185,8 @@ fn scan(registry: &Registry, target: &Target, filter: &EventFilter) -> ApiResult
             })
             .collect()
     };
-    let village = match (target, filter.camera_ids.is_empty()) {
-        (Target::Village { village, .. }, true) => Some(village.clone()),
-        _ => None,
-    };
-    let keep: RowFilter = Arc::new(move |row: &EventRow| {
-        (kinds.is_empty() || kinds.contains(&row.kind))
-            && village.as_ref().is_none_or(|v| *v == row.village_id)
-    });
+    let keep: RowFilter =
+        Arc::new(move |row: &EventRow| kinds.is_empty() || kinds.contains(&row.kind));
     Ok(Scan {
         plan: Plan {
             groups,
@@ -211,6 +195,37 @@ fn scan(registry: &Registry, target: &Target, filter: &EventFilter) -> ApiResult
         },
         keep,
     })
+}
+
+/// One group of partitions per hour of `hours` holding `target`'s events.
+/// A village reads only its own village-hours, never its commune's
+/// partitions: the process never receives a neighbouring village's rows,
+/// not even to filter them out.
+fn zone_hours(registry: &Registry, target: &Target, hours: Vec<i64>) -> Vec<Vec<Partition>> {
+    if let Target::Village { village, .. } = target {
+        return hours
+            .into_iter()
+            .map(|hour| {
+                vec![Partition::VillageHour {
+                    village_id: village.clone(),
+                    hour,
+                }]
+            })
+            .collect();
+    }
+    let communes = target.communes(registry);
+    hours
+        .into_iter()
+        .map(|hour| {
+            communes
+                .iter()
+                .map(|commune_id| Partition::CommuneHour {
+                    commune_id: commune_id.clone(),
+                    hour,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -279,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn a_village_listing_keeps_its_own_rows_of_the_kinds_asked() {
+    fn a_village_listing_reads_only_its_own_partitions() {
         let registry = fixtures::registry();
         let camera = registry.cameras().next().unwrap();
         let village = camera.zone_id.clone();
@@ -289,8 +304,21 @@ mod tests {
             village: village.clone(),
         };
         let scan = scan(&registry, &target, &filter(&village, vec![2], vec![])).unwrap();
+        let hours: Vec<i64> = scan
+            .plan
+            .groups
+            .iter()
+            .map(|group| match group.as_slice() {
+                [Partition::VillageHour { village_id, hour }] if *village_id == village => *hour,
+                other => panic!("a village listing reads {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            hours,
+            vec![1_767_232_800_000, 1_767_229_200_000, 1_767_225_600_000]
+        );
+        // The partition is the scope; the filter only picks kinds.
         assert!((scan.keep)(&row(2, &village)));
-        assert!(!(scan.keep)(&row(2, "another village")));
         assert!(!(scan.keep)(&row(3, &village)));
     }
 

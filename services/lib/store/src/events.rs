@@ -1,6 +1,7 @@
-//! The query-first event tables: one insert per table (five, with the
-//! plate-key table for fuzzy search) from the same enriched
-//! event, and the point read by event id.
+//! The query-first event tables: one insert per table (six: by id, by
+//! commune-hour, by village-hour, by camera-day, by plate-month and by
+//! plate key for fuzzy search) from the same enriched event, and the point
+//! read by event id.
 //!
 //! The first write of an event id wins: `events_by_id` is written with a
 //! lightweight transaction (`IF NOT EXISTS`), and the query tables only
@@ -64,6 +65,7 @@ pub struct EventStore {
     ttl_seconds: i32,
     insert_by_id: PreparedStatement,
     insert_by_commune_hour: PreparedStatement,
+    insert_by_village_hour: PreparedStatement,
     insert_by_camera_day: PreparedStatement,
     insert_by_plate_month: PreparedStatement,
     insert_by_plate_key_month: PreparedStatement,
@@ -153,6 +155,13 @@ impl EventStore {
                 "insert into events_by_commune_hour",
                 "INSERT INTO ${keyspace}.events_by_commune_hour (commune_id, hour, captured_at, event_id, \
                  village_id, camera_id, kind, plate_normalized, payload) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
+            )
+            .await?,
+            insert_by_village_hour: keyspace.prepare(
+                "insert into events_by_village_hour",
+                "INSERT INTO ${keyspace}.events_by_village_hour (village_id, hour, captured_at, event_id, \
+                 commune_id, camera_id, kind, plate_normalized, payload) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
@@ -295,6 +304,31 @@ impl EventStore {
                 ttl,
             ),
         );
+        // Every enriched event has a village; one stored without (by hand)
+        // has no village partition to go to.
+        let by_village = async {
+            if keys.village_id.is_empty() {
+                return Ok(());
+            }
+            self.execute(
+                "events_by_village_hour",
+                keys,
+                &self.insert_by_village_hour,
+                (
+                    keys.village_id,
+                    CqlTimestamp(hour_bucket(keys.captured_at_ms)),
+                    at,
+                    keys.event_id,
+                    keys.commune_id,
+                    keys.camera_id,
+                    keys.kind,
+                    keys.plate_normalized,
+                    payload,
+                    ttl,
+                ),
+            )
+            .await
+        };
         let by_camera = self.execute(
             "events_by_camera_day",
             keys,
@@ -354,7 +388,7 @@ impl EventStore {
             )
             .await
         };
-        futures::try_join!(by_commune, by_camera, by_plate, by_plate_key)?;
+        futures::try_join!(by_commune, by_village, by_camera, by_plate, by_plate_key)?;
         Ok(())
     }
 

@@ -21,7 +21,7 @@ pub use counts::{CommuneHour, CountStore, HourCount, KindCount};
 pub use events::{EventStore, Written, day_bucket, hour_bucket, month_bucket};
 pub use extractions::ExtractionStore;
 pub use migrate::{MIGRATIONS, Migration, migrate};
-pub use reads::{Direction, EventReader, EventRow, KindInVillage, Partition};
+pub use reads::{Direction, EventReader, EventRow, Partition};
 pub use registry::{RegistryStore, SyntheticProvince};
 pub use status::{CameraStatus, StatusChange, StatusStore};
 pub use tls::CqlTls;

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "synthetic_province",
         cql: include_str!("../migrations/0005_synthetic_province.cql"),
     },
+    Migration {
+        version: 6,
+        name: "events_by_village_hour",
+        cql: include_str!("../migrations/0006_events_by_village_hour.cql"),
+    },
 ];
 
 impl Migration {

@@ -18,6 +18,9 @@ use crate::{Keyspace, StoreError, fetch_all, rows_error};
 pub enum Partition {
     /// `events_by_commune_hour`; `hour` as [`crate::hour_bucket`] gives.
     CommuneHour { commune_id: String, hour: i64 },
+    /// `events_by_village_hour`: one village's rows only, so a
+    /// village-scoped query never reads its neighbours'.
+    VillageHour { village_id: String, hour: i64 },
     /// `events_by_camera_day`; `day` as [`crate::day_bucket`] gives.
     CameraDay { camera_id: String, day: i64 },
     /// `events_by_plate_month`: one normalized plate.
@@ -48,15 +51,6 @@ pub struct EventRow {
     pub village_id: String,
     pub plate_normalized: String,
     pub payload: Vec<u8>,
-}
-
-/// The kind and village of one event (what counts below commune level
-/// need).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KindInVillage {
-    /// The `vigil.v1.DetectionKind` value.
-    pub kind: i32,
-    pub village_id: String,
 }
 
 /// The statements of one table, newest-first and oldest-first.
@@ -104,11 +98,12 @@ type Head = (CqlTimestamp, Uuid, Vec<u8>);
 pub struct EventReader {
     session: Arc<Session>,
     commune_hour: Scan,
+    village_hour: Scan,
     camera_day: Scan,
     plate_month: Scan,
     plate_key_month: Scan,
     count_camera_day: PreparedStatement,
-    kinds_of_commune_hour: PreparedStatement,
+    kinds_of_village_hour: PreparedStatement,
 }
 
 impl EventReader {
@@ -121,6 +116,14 @@ impl EventReader {
                 "events_by_commune_hour",
                 "kind, village_id",
                 "commune_id = ? AND hour = ?",
+            )
+            .await?,
+            village_hour: Scan::prepare(
+                keyspace,
+                "scan of events_by_village_hour",
+                "events_by_village_hour",
+                "kind, commune_id",
+                "village_id = ? AND hour = ?",
             )
             .await?,
             camera_day: Scan::prepare(
@@ -154,11 +157,11 @@ impl EventReader {
                      WHERE camera_id = ? AND day = ? AND captured_at >= ? AND captured_at < ?",
                 )
                 .await?,
-            kinds_of_commune_hour: keyspace
+            kinds_of_village_hour: keyspace
                 .prepare(
-                    "kinds of events_by_commune_hour",
-                    "SELECT kind, village_id FROM ${keyspace}.events_by_commune_hour \
-                     WHERE commune_id = ? AND hour = ? AND captured_at >= ? AND captured_at < ?",
+                    "kinds of events_by_village_hour",
+                    "SELECT kind FROM ${keyspace}.events_by_village_hour \
+                     WHERE village_id = ? AND hour = ? AND captured_at >= ? AND captured_at < ?",
                 )
                 .await?,
             session: Arc::clone(keyspace.session()),
@@ -192,6 +195,23 @@ impl EventReader {
                     kind: kind.unwrap_or_default(),
                     commune_id: commune.clone(),
                     village_id: village.unwrap_or_default(),
+                    ..row((at, id, payload))
+                })
+                .boxed()
+            }
+            Partition::VillageHour { village_id, hour } => {
+                let village = village_id.clone();
+                self.pages::<(CqlTimestamp, Uuid, Vec<u8>, Option<i32>, Option<String>)>(
+                    self.village_hour.statement(direction, page_size),
+                    (village_id, CqlTimestamp(*hour), range.0, range.1),
+                    what,
+                    "events_by_village_hour",
+                )
+                .await?
+                .map_ok(move |(at, id, payload, kind, commune)| EventRow {
+                    kind: kind.unwrap_or_default(),
+                    commune_id: commune.unwrap_or_default(),
+                    village_id: village.clone(),
                     ..row((at, id, payload))
                 })
                 .boxed()
@@ -271,35 +291,33 @@ impl EventReader {
             .map_or(0, |(count,)| u64::try_from(*count).unwrap_or(0)))
     }
 
-    /// The kind and village of every event of a commune-hour captured in
-    /// `[start_ms, end_ms)` (for counts below commune level, which
-    /// `event_counts` does not keep).
-    pub async fn kinds_in_commune_hour(
+    /// The kind (a `vigil.v1.DetectionKind` value) of every event of a
+    /// village-hour captured in `[start_ms, end_ms)`, for counts below
+    /// commune level, which `event_counts` does not keep. Reads only the
+    /// village's own partition.
+    pub async fn kinds_in_village_hour(
         &self,
-        commune_id: &str,
+        village_id: &str,
         hour: i64,
         start_ms: i64,
         end_ms: i64,
-    ) -> Result<Vec<KindInVillage>, StoreError> {
-        let rows: Vec<(Option<i32>, Option<String>)> = fetch_all(
+    ) -> Result<Vec<i32>, StoreError> {
+        let rows: Vec<(Option<i32>,)> = fetch_all(
             &self.session,
-            &self.kinds_of_commune_hour,
+            &self.kinds_of_village_hour,
             (
-                commune_id,
+                village_id,
                 CqlTimestamp(hour),
                 CqlTimestamp(start_ms),
                 CqlTimestamp(end_ms),
             ),
-            || format!("reading kinds of commune {commune_id} in hour {hour}"),
-            "events_by_commune_hour",
+            || format!("reading kinds of village {village_id} in hour {hour}"),
+            "events_by_village_hour",
         )
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(kind, village)| KindInVillage {
-                kind: kind.unwrap_or_default(),
-                village_id: village.unwrap_or_default(),
-            })
+            .map(|(kind,)| kind.unwrap_or_default())
             .collect())
     }
 
