@@ -20,10 +20,13 @@ use rdkafka::Message as _;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument as _, debug, info};
+use tracing::{Instrument as _, debug, error, info};
 use vigil_bus::pipeline::{self, Effect, PipelineConfig};
 use vigil_bus::registry::SharedRegistry;
-use vigil_bus::{KafkaArgs, KafkaProducer, Topics, produce_until_acked, trace};
+use vigil_bus::{
+    KafkaArgs, KafkaProducer, Refused, Topics, produce_until_acked, produce_until_acked_or_refused,
+    trace,
+};
 use vigil_enrich::{Policy, enrich};
 use vigil_proto::v1::DlqRecord;
 use vigil_runtime::{LogArgs, ShutdownArgs};
@@ -151,9 +154,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     Ok(())
 }
 
+/// The DLQ reason of an input whose output Kafka refused for good (too
+/// large, invalid): dead-lettered rather than retried forever.
+pub const OUTPUT_REJECTED: &str = "output_rejected";
+
 impl Stage {
     /// Enriches one record and produces its outputs (or its DLQ record);
-    /// returns once Kafka has acknowledged them all.
+    /// returns once Kafka has acknowledged them all. An output Kafka
+    /// refuses for good (see [`vigil_bus::is_refusal`]) would stall the
+    /// partition if retried: the input goes to the DLQ instead, so every
+    /// input ends in its outputs or in the DLQ.
     async fn process(&self, message: OwnedMessage) {
         let started = Instant::now();
         let payload = message.payload().unwrap_or_default();
@@ -177,7 +187,7 @@ impl Stage {
                     .iter()
                     .map(|a| (a.commune_id.clone(), a.encode_to_vec()))
                     .collect();
-                let mut sends = vec![produce_until_acked(
+                let mut sends = vec![produce_until_acked_or_refused(
                     &self.producer,
                     &self.topics.enriched,
                     camera_id,
@@ -185,7 +195,7 @@ impl Stage {
                     Some(&headers),
                 )];
                 for (commune, alert) in &alerts {
-                    sends.push(produce_until_acked(
+                    sends.push(produce_until_acked_or_refused(
                         &self.producer,
                         &self.topics.alerts,
                         commune.as_bytes(),
@@ -193,8 +203,26 @@ impl Stage {
                         Some(&headers),
                     ));
                 }
-                futures::future::join_all(sends).await;
-                metrics::enriched(enriched.event.late, alerts.len());
+                let outputs = std::iter::once("enriched event")
+                    .chain(std::iter::repeat_n("alert", alerts.len()));
+                let refused: Vec<String> = outputs
+                    .zip(futures::future::join_all(sends).await)
+                    .filter_map(|(output, sent)| sent.err().map(|r| refusal(output, &r)))
+                    .collect();
+                if refused.is_empty() {
+                    metrics::enriched(enriched.event.late, alerts.len());
+                } else {
+                    // Counted by reason like any rejection; a watchlist
+                    // entry too large to alert on fails every sighting.
+                    debug!(
+                        partition = message.partition(),
+                        offset = message.offset(),
+                        refused = %refused.join("; "),
+                        "An output was refused for good; the detection goes to the DLQ."
+                    );
+                    self.dead_letter(&message, OUTPUT_REJECTED, refused.join("; "), &headers)
+                        .await;
+                }
             }
             Err(rejection) => {
                 // Expected traffic, counted by reason (that is what to
@@ -207,31 +235,94 @@ impl Stage {
                     detail = %rejection,
                     "Detection rejected to the DLQ."
                 );
-                let record = DlqRecord {
-                    source_topic: message.topic().to_owned(),
-                    source_partition: message.partition(),
-                    source_offset: message.offset(),
-                    original_key: message.key().unwrap_or_default().to_vec(),
-                    original_value: payload.to_vec(),
-                    reason: rejection.reason().to_owned(),
-                    detail: rejection.to_string(),
-                    rejected_by: "vigil-enricher".to_owned(),
-                    rejected_at: Some(SystemTime::now().into()),
-                };
-                let key = message.key().unwrap_or_default();
-                produce_until_acked(
-                    &self.producer,
-                    &self.topics.dlq,
-                    key,
-                    &record.encode_to_vec(),
-                    Some(&headers),
+                self.dead_letter(
+                    &message,
+                    rejection.reason(),
+                    rejection.to_string(),
+                    &headers,
                 )
                 .await;
-                metrics::dead_lettered(rejection.reason());
             }
         }
         metrics::processed(started.elapsed());
     }
+
+    /// Puts `message` on the DLQ topic with its reason, and the original
+    /// payload if the DLQ topic takes a record that large; if not, the
+    /// record goes without it (the detail says so), since a record refused
+    /// for good would otherwise stall the partition. A DLQ record refused
+    /// even without the payload (the DLQ topic misconfigured) is retried
+    /// until it is taken: nothing is dropped unrecorded.
+    async fn dead_letter(
+        &self,
+        message: &OwnedMessage,
+        reason: &'static str,
+        detail: String,
+        headers: &OwnedHeaders,
+    ) {
+        let original_value = message.payload().unwrap_or_default();
+        let key = message.key().unwrap_or_default();
+        let mut record = DlqRecord {
+            source_topic: message.topic().to_owned(),
+            source_partition: message.partition(),
+            source_offset: message.offset(),
+            original_key: key.to_vec(),
+            original_value: original_value.to_vec(),
+            reason: reason.to_owned(),
+            detail,
+            rejected_by: "vigil-enricher".to_owned(),
+            rejected_at: Some(SystemTime::now().into()),
+        };
+        let dlq = &self.topics.dlq;
+        let sent = produce_until_acked_or_refused(
+            &self.producer,
+            dlq,
+            key,
+            &record.encode_to_vec(),
+            Some(headers),
+        )
+        .await;
+        if let Err(refused) = sent {
+            record.original_value.clear();
+            record.detail = format!(
+                "{}; original value of {} bytes left out: {}",
+                record.detail,
+                original_value.len(),
+                refusal("DLQ record", &refused)
+            );
+            let without_payload = record.encode_to_vec();
+            if let Err(refused) = produce_until_acked_or_refused(
+                &self.producer,
+                dlq,
+                key,
+                &without_payload,
+                Some(headers),
+            )
+            .await
+            {
+                error!(
+                    partition = message.partition(),
+                    offset = message.offset(),
+                    %refused,
+                    "The DLQ topic refuses even a DLQ record without its payload; retrying until it is reconfigured (the partition waits)."
+                );
+                produce_until_acked(&self.producer, dlq, key, &without_payload, Some(headers))
+                    .await;
+            }
+        }
+        metrics::dead_lettered(reason);
+    }
+}
+
+/// What Kafka refused and why, for a DLQ record's detail: e.g. `alert too
+/// large for vigil.alerts.v1 (MessageSizeTooLarge)`.
+fn refusal(output: &str, refused: &Refused) -> String {
+    let what = if refused.too_large() {
+        "too large for"
+    } else {
+        "refused by"
+    };
+    format!("{output} {what} {} ({:?})", refused.topic, refused.code)
 }
 
 /// The input's headers (its trace context travels on) plus the schema tag.

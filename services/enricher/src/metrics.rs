@@ -9,7 +9,8 @@ use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 
 /// Detections enriched and published to `vigil.enriched.v1`.
 pub const ENRICHED: &str = "vigil_enricher_events_enriched_total";
-/// Detections sent to `vigil.dlq.v1`, by `reason`.
+/// Detections sent to `vigil.dlq.v1`, by `reason` (a rejection's, or
+/// `output_rejected` when Kafka refused an output for good).
 pub const DEAD_LETTERED: &str = "vigil_enricher_events_dead_lettered_total";
 /// Enriched detections flagged late (captured long before they arrived).
 pub const LATE: &str = "vigil_enricher_events_late_total";
@@ -72,7 +73,8 @@ pub(crate) fn describe() {
     for counter in [ENRICHED, LATE, ALERTS] {
         metrics::counter!(counter).increment(0);
     }
-    for reason in vigil_enrich::Rejection::REASONS {
+    let reasons = vigil_enrich::Rejection::REASONS.into_iter();
+    for reason in reasons.chain([crate::OUTPUT_REJECTED]) {
         metrics::counter!(DEAD_LETTERED, "reason" => reason).increment(0);
     }
 }

@@ -300,11 +300,69 @@ const PRODUCE_RETRY: RetryPolicy =
 static PRODUCE_FAILURES: LazyLock<WarnLimiter> =
     LazyLock::new(|| WarnLimiter::new(Duration::from_secs(60)));
 
+/// Kafka refused a record for good: it is the record that is wrong (too
+/// large, invalid), so no retry will ever get it accepted. See
+/// [`is_refusal`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{topic} refused a record of {bytes} bytes ({code:?})")]
+pub struct Refused {
+    /// The topic that refused it.
+    pub topic: String,
+    /// The record's payload size.
+    pub bytes: usize,
+    /// librdkafka's or the broker's error code.
+    pub code: RDKafkaErrorCode,
+}
+
+impl Refused {
+    /// Whether the record was refused for its size (above the producer's
+    /// `message.max.bytes` or the topic's `max.message.bytes`).
+    pub fn too_large(&self) -> bool {
+        matches!(
+            self.code,
+            RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::MessageBatchTooLarge
+        )
+    }
+}
+
+/// Whether a produce error is about the record itself, so that retrying
+/// the same record can never succeed:
+///
+/// - `MessageSizeTooLarge`: above the producer's `message.max.bytes`
+///   (refused before sending) or the topic's `max.message.bytes`;
+/// - `MessageBatchTooLarge` (RECORD_LIST_TOO_LARGE): larger than a segment;
+/// - `InvalidRecord`: failed the broker's validation;
+/// - `InvalidTimestamp`: outside the topic's timestamp bounds.
+///
+/// Everything else is retried: a broker down, timeouts, a full queue, and
+/// the errors that would refuse every record alike (authorization, unknown
+/// topic, `InvalidRequiredAcks`) — those are an operator's to fix, and
+/// dead-lettering every record meanwhile would empty the stream into the
+/// DLQ. `CorruptMessage` is retried too: Kafka marks it retriable (a CRC
+/// broken in transit), and a resent record carries a fresh one.
+///
+/// The producer's `message.max.bytes` (1,000,000) is below the topics'
+/// default `max.message.bytes` (1,048,588), so a batch of records that each
+/// fit is never refused as a whole; a topic configured smaller than the
+/// producer's limit could see a batch of small records refused together.
+pub fn is_refusal(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::MessageSizeTooLarge
+            | RDKafkaErrorCode::MessageBatchTooLarge
+            | RDKafkaErrorCode::InvalidRecord
+            | RDKafkaErrorCode::InvalidTimestamp
+    )
+}
+
 /// Produces one record and waits until Kafka acknowledges it, retrying with
 /// backoff for as long as it takes (a consumer must not move past a record
-/// whose output is not durable). A full local queue just waits. The record
-/// gets a `publish` span (a child of the current one), whose trace context
-/// replaces any in `headers`; see [`trace`].
+/// whose output is not durable). A full local queue just waits. Even a
+/// refusal ([`is_refusal`]) is retried: use this for records whose content
+/// the process controls; for records carrying what clients sent, use
+/// [`produce_until_acked_or_refused`]. The record gets a `publish` span (a
+/// child of the current one), whose trace context replaces any in
+/// `headers`; see [`trace`].
 pub async fn produce_until_acked<C: ClientContext + 'static>(
     producer: &FutureProducer<C>,
     topic: &str,
@@ -312,6 +370,32 @@ pub async fn produce_until_acked<C: ClientContext + 'static>(
     payload: &[u8],
     headers: Option<&OwnedHeaders>,
 ) {
+    // Nothing is final, so this only returns once acknowledged.
+    let _acked = produce(producer, topic, key, payload, headers, |_| false).await;
+}
+
+/// Like [`produce_until_acked`], but a record Kafka refuses for good
+/// ([`is_refusal`]) is given up on and returned as [`Refused`], so the
+/// caller can dead-letter it instead of stalling its partition.
+pub async fn produce_until_acked_or_refused<C: ClientContext + 'static>(
+    producer: &FutureProducer<C>,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    headers: Option<&OwnedHeaders>,
+) -> Result<(), Refused> {
+    produce(producer, topic, key, payload, headers, is_refusal).await
+}
+
+/// The produce loop: retries every error except those `is_final` picks.
+async fn produce<C: ClientContext + 'static>(
+    producer: &FutureProducer<C>,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    headers: Option<&OwnedHeaders>,
+    is_final: fn(RDKafkaErrorCode) -> bool,
+) -> Result<(), Refused> {
     let span = trace::publish_span(topic, key, payload.len());
     let with_context;
     let headers = if span.is_none() {
@@ -333,7 +417,14 @@ pub async fn produce_until_acked<C: ClientContext + 'static>(
                 Ok(delivery) => {
                     trace::delivered(&span, delivery.partition, delivery.offset);
                     PRODUCE_FAILURES.succeeded();
-                    return;
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(code), _)) if is_final(code) => {
+                    return Err(Refused {
+                        topic: topic.to_owned(),
+                        bytes: payload.len(),
+                        code,
+                    });
                 }
                 Err((error, _)) => {
                     let retry_in = backoff.next_delay();
@@ -345,7 +436,7 @@ pub async fn produce_until_acked<C: ClientContext + 'static>(
             }
         }
     };
-    sending.instrument(span.clone()).await;
+    sending.instrument(span.clone()).await
 }
 
 #[cfg(test)]
@@ -362,6 +453,36 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn only_errors_about_the_record_itself_are_refusals() {
+        use RDKafkaErrorCode::*;
+        for code in [
+            MessageSizeTooLarge,
+            MessageBatchTooLarge,
+            InvalidRecord,
+            InvalidTimestamp,
+        ] {
+            assert!(is_refusal(code), "{code:?}");
+        }
+        // An outage, a full queue, or what refuses every record alike
+        // (an operator's to fix) is retried.
+        for code in [
+            MessageTimedOut,
+            QueueFull,
+            RequestTimedOut,
+            BrokerTransportFailure,
+            AllBrokersDown,
+            NotEnoughReplicas,
+            NotLeaderForPartition,
+            UnknownTopicOrPartition,
+            TopicAuthorizationFailed,
+            InvalidRequiredAcks,
+            InvalidMessage,
+        ] {
+            assert!(!is_refusal(code), "{code:?}");
+        }
     }
 
     #[test]
