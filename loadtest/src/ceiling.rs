@@ -3,7 +3,7 @@
 //!
 //! - Kafka: producer only, the same messages (encoded detections), acks,
 //!   idempotence and compression as the edge agent, into a scratch topic.
-//! - CQL: the writer's per-event inserts (the five event tables and the
+//! - CQL: the writer's per-event inserts (the six event tables and the
 //!   kinds row), prepared, into a scratch keyspace, at several
 //!   concurrencies.
 //! - Both at once: each event produced and inserted together — they share
