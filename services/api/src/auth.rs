@@ -34,6 +34,10 @@ pub(crate) enum Action {
     CreateExtraction,
     ReadExtractions,
     ReadAudit,
+    /// Stored alerts and their histories.
+    ReadAlerts,
+    /// Acknowledge, assign, annotate and close alerts.
+    ActOnAlerts,
 }
 
 impl Caller {
@@ -42,8 +46,13 @@ impl Caller {
         use Action::*;
         let allowed = match self.role {
             Role::ProvinceOperator | Role::CommunePolice => action != ReadAudit,
-            Role::TeamCaptain => matches!(action, ReadEvents | ReadRegistry),
-            Role::Auditor => matches!(action, ReadAudit | ReadExtractions | ReadRegistry),
+            Role::TeamCaptain => {
+                matches!(action, ReadEvents | ReadRegistry | ReadAlerts | ActOnAlerts)
+            }
+            Role::Auditor => matches!(
+                action,
+                ReadAudit | ReadExtractions | ReadRegistry | ReadAlerts
+            ),
             Role::Unspecified => false,
         };
         if allowed {

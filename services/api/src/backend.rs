@@ -15,8 +15,8 @@ use vigil_bus::registry::{RegistryPublisher, SharedRegistry};
 use vigil_domain::{Registry, ZoneLevel};
 use vigil_proto::v1::{AuditEntry, EnrichedDetection};
 use vigil_store::{
-    AuditStore, CountStore, EventReader, EventRow, EventStore, ExtractionStore, RegistryStore,
-    StatusStore, StoreError,
+    AlertStore, AuditStore, CountStore, EventReader, EventRow, EventStore, ExtractionStore,
+    RegistryStore, StatusStore, StoreError,
 };
 
 use crate::alerts::{LiveAlerts, StreamSlots};
@@ -59,6 +59,7 @@ pub(crate) struct Stores {
     pub(crate) registry: RegistryStore,
     pub(crate) extractions: ExtractionStore,
     pub(crate) audit: AuditStore,
+    pub(crate) alerts: AlertStore,
 }
 
 /// Shared state of the API's services.
@@ -267,6 +268,16 @@ pub(crate) fn redact(caller: &Caller, event: &mut EnrichedDetection) {
             hit.plate_normalized.clear();
             hit.reason.clear();
         }
+    }
+}
+
+/// Removes from an alert what `caller` may not see: the on-duty phone
+/// number, for roles that do not dispatch teams.
+pub(crate) fn redact_alert(caller: &Caller, alert: &mut vigil_proto::v1::Alert) {
+    if !caller.sees_phones()
+        && let Some(team) = alert.team.as_mut()
+    {
+        team.on_duty_phone.clear();
     }
 }
 

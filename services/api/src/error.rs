@@ -27,6 +27,13 @@ pub(crate) enum ApiError {
     /// A limit on what is open at once was reached (streams); says which.
     #[error("{0}")]
     Exhausted(String),
+    /// The move is not possible in the record's current state; says why
+    /// (and who got there first).
+    #[error("{0}")]
+    Refused(String),
+    /// Others kept changing the record; try again.
+    #[error("{0}")]
+    Contended(String),
     /// A bug (a task that panicked); the cause is logged, not returned.
     #[error("{0}")]
     Internal(String),
@@ -53,7 +60,8 @@ impl ApiError {
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::NotFound(_) => Code::NotFound,
-            Self::TooLarge(_) => Code::FailedPrecondition,
+            Self::TooLarge(_) | Self::Refused(_) => Code::FailedPrecondition,
+            Self::Contended(_) => Code::Aborted,
             Self::Store(_) | Self::Bus(_) => Code::Unavailable,
             Self::Exhausted(_) => Code::ResourceExhausted,
             Self::Internal(_) => Code::Internal,

@@ -14,6 +14,7 @@
 //! Shutdown (SIGTERM): health turns NOT_SERVING, the server stops taking
 //! calls and gives those in flight `--shutdown-grace` to finish.
 
+mod alerting;
 mod alerts;
 mod auth;
 mod backend;
@@ -38,16 +39,18 @@ use tracing::{info, warn};
 use vigil_bus::KafkaArgs;
 use vigil_bus::registry::RegistryPublisher;
 use vigil_proto::v1::FILE_DESCRIPTOR_SET;
+use vigil_proto::v1::alert_service_server::AlertServiceServer;
 use vigil_proto::v1::audit_service_server::AuditServiceServer;
 use vigil_proto::v1::extraction_service_server::ExtractionServiceServer;
 use vigil_proto::v1::query_service_server::QueryServiceServer;
 use vigil_proto::v1::registry_service_server::RegistryServiceServer;
 use vigil_runtime::{LogArgs, ShutdownArgs};
 use vigil_store::{
-    AuditStore, CountStore, EventReader, EventStore, ExtractionStore, RegistryStore, StatusStore,
-    StoreArgs, TokenStore,
+    AlertStore, AuditStore, CountStore, EventReader, EventStore, ExtractionStore, RegistryStore,
+    StatusStore, StoreArgs, TokenStore,
 };
 
+pub use alerting::Alerts;
 pub use extractions::Extractions;
 pub use query::Queries;
 pub use registry_api::Registries;
@@ -192,6 +195,7 @@ pub async fn serve(
         registry: RegistryStore::prepare(&keyspace).await?,
         extractions: ExtractionStore::prepare(&keyspace).await?,
         audit: AuditStore::prepare(&keyspace).await?,
+        alerts: AlertStore::prepare(&keyspace).await?,
     };
     let auth = Authenticator::new(TokenStore::prepare(&keyspace).await?);
     let (registry, follower) = vigil_bus::registry::follow(&config.kafka, shutdown.clone()).await?;
@@ -230,6 +234,7 @@ pub async fn serve(
     health
         .set_serving::<AuditServiceServer<Extractions>>()
         .await;
+    health.set_serving::<AlertServiceServer<Alerts>>().await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -267,6 +272,9 @@ pub async fn serve(
             backend: Arc::clone(&backend)
         })))
         .add_service(limited!(AuditServiceServer::new(Extractions {
+            backend: Arc::clone(&backend)
+        })))
+        .add_service(limited!(AlertServiceServer::new(Alerts {
             backend: Arc::clone(&backend)
         })));
 

@@ -136,6 +136,41 @@ const QUERY: &str = "vigil.v1.QueryService";
 const REGISTRY: &str = "vigil.v1.RegistryService";
 const EXTRACTION: &str = "vigil.v1.ExtractionService";
 const AUDIT: &str = "vigil.v1.AuditService";
+const ALERT: &str = "vigil.v1.AlertService";
+
+impl Shaped for v1::ListAlertsRequest {
+    const SERVICE: &'static str = ALERT;
+    fn shape(&self) -> Shape<'_> {
+        Shape {
+            zone_id: Some(&self.zone_id),
+            window: self.window.as_ref(),
+            page_size: Some(self.page_size),
+            next_page: !self.page_token.is_empty(),
+            kinds: self.kinds.len(),
+            ..Shape::default()
+        }
+    }
+}
+
+impl Shaped for v1::GetAlertRequest {
+    const SERVICE: &'static str = ALERT;
+}
+
+impl Shaped for v1::AcknowledgeAlertRequest {
+    const SERVICE: &'static str = ALERT;
+}
+
+impl Shaped for v1::AssignAlertRequest {
+    const SERVICE: &'static str = ALERT;
+}
+
+impl Shaped for v1::AddAlertNoteRequest {
+    const SERVICE: &'static str = ALERT;
+}
+
+impl Shaped for v1::CloseAlertRequest {
+    const SERVICE: &'static str = ALERT;
+}
 
 impl Shaped for v1::ListEventsRequest {
     const SERVICE: &'static str = QUERY;

@@ -4,6 +4,7 @@
 //! watchlist, extractions, audit) printing tables or `--json`. Each
 //! subcommand is a module (or a function of one) with its own arguments.
 
+pub mod alerting;
 pub mod client;
 pub mod demo;
 pub mod manage;
@@ -43,8 +44,8 @@ enum Command {
     Counts(query::CountsArgs),
     /// Cameras online and offline per commune.
     Fleet(query::FleetArgs),
-    /// Follow live alerts.
-    Alerts(query::AlertsArgs),
+    /// Follow live alerts, or list, show and act on stored ones.
+    Alerts(alerting::AlertCommands),
     /// Zones under a parent.
     Zones(manage::ZonesArgs),
     /// The team of a village.
@@ -76,7 +77,7 @@ impl Cli {
             Command::Coverage(args) => query::coverage(args).await,
             Command::Counts(args) => query::counts(args).await,
             Command::Fleet(args) => query::fleet(args).await,
-            Command::Alerts(args) => query::alerts(args).await,
+            Command::Alerts(args) => alerting::run(args).await,
             Command::Zones(args) => manage::zones(args).await,
             Command::Team(args) => manage::team(args).await,
             Command::Cameras(args) => manage::cameras(args).await,

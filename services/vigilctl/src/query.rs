@@ -25,7 +25,7 @@ fn detection_kind(name: &str) -> Result<i32, String> {
 }
 
 /// `watchlist` → `ALERT_KIND_WATCHLIST`'s number.
-fn alert_kind(name: &str) -> Result<i32, String> {
+pub(crate) fn alert_kind(name: &str) -> Result<i32, String> {
     AlertKind::from_short_name(name)
         .map(Into::into)
         .ok_or_else(|| expected(AlertKind::ALL.iter().map(|k| k.short_name())))

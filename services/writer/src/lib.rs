@@ -23,11 +23,16 @@
 //!   `CAMERA_OFFLINE` alert to `vigil.alerts.v1` for their commune's team,
 //!   and `CAMERA_ONLINE` when they return (see the `liveness` module).
 //!
+//! - **Alerts** (`vigil.alerts.v1`) are stored once per alert id, in
+//!   state `raised`, for people to acknowledge and close through the API's
+//!   `AlertService` (see the `alert_sink` module).
+//!
 //! Shutdown (SIGTERM): stop consuming, drain the records in flight (their
 //! writes finish or stay uncommitted), run the last rollup, exit.
 
 pub mod metrics;
 
+mod alert_sink;
 mod liveness;
 mod retry;
 mod rollup;
@@ -46,8 +51,9 @@ use tracing::{info, warn};
 use vigil_bus::pipeline::{self, Effect, Gate, PipelineConfig};
 use vigil_bus::{BusError, KafkaArgs};
 use vigil_runtime::{LogArgs, ShutdownArgs};
-use vigil_store::{CountStore, EventStore, StatusStore, StoreArgs, StoreError};
+use vigil_store::{AlertStore, CountStore, EventStore, StatusStore, StoreArgs, StoreError};
 
+use alert_sink::AlertSink;
 use liveness::Liveness;
 use rollup::Rollup;
 use sink::EventSink;
@@ -159,15 +165,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Writ
     let statuses = StatusStore::prepare(&keyspace)
         .await
         .map_err(store_err("preparing camera_status"))?;
+    let alerts = AlertStore::prepare(&keyspace)
+        .await
+        .map_err(store_err("preparing the alert tables"))?;
 
     let kafka_err = |what| move |source| WriterError::Kafka { what, source };
     let producer = config.kafka.producer()?;
     let consumer = Arc::new(config.kafka.consumer(&config.group)?);
     let topics = config.kafka.topics();
     consumer
-        .subscribe(&[&topics.enriched, &topics.heartbeats])
+        .subscribe(&[&topics.enriched, &topics.heartbeats, &topics.alerts])
         .map_err(kafka_err(
-            "subscribing to the enriched and heartbeat topics",
+            "subscribing to the enriched, heartbeat and alert topics",
         ))?;
     let lag = vigil_bus::lag::report(
         Arc::clone(&consumer),
@@ -181,6 +190,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Writ
         events,
         counts,
         rollup: Arc::clone(&rollup),
+        group: config.group.clone(),
+    });
+    let alert_sink = Arc::new(AlertSink {
+        alerts,
         group: config.group.clone(),
     });
     let liveness = Arc::new(Liveness::new(
@@ -198,11 +211,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Writ
     ));
     info!(group = %config.group, enriched = %topics.enriched, heartbeats = %topics.heartbeats, "Writer started.");
 
-    let enriched_topic = topics.enriched;
+    let (enriched_topic, alerts_topic) = (topics.enriched, topics.alerts);
     let handle = |message: OwnedMessage| -> Effect {
-        // Subscribed to two topics: what is not enriched is a heartbeat.
+        // Subscribed to three topics: what is neither enriched nor an alert
+        // is a heartbeat.
         if message.topic() == enriched_topic {
             sink.handle(message)
+        } else if message.topic() == alerts_topic {
+            alert_sink.handle(message)
         } else {
             liveness.handle(message)
         }

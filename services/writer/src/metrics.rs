@@ -32,6 +32,10 @@ pub const CAMERAS_OFFLINE: &str = "vigil_writer_cameras_offline";
 /// Camera alerts published to `vigil.alerts.v1`, by `kind`
 /// (`camera_offline`, `camera_online`).
 pub const ALERTS_RAISED: &str = "vigil_writer_alerts_raised_total";
+/// Alerts of `vigil.alerts.v1` stored for people to act on, by `first`
+/// (`true` the first time; `false` for a redelivery or a replay, which
+/// changes nothing).
+pub const ALERTS_STORED: &str = "vigil_writer_alerts_stored_total";
 /// Commune-hours recounted into `event_counts`.
 pub const ROLLUPS: &str = "vigil_writer_rollups_total";
 /// Records of `topic` / `partition` not yet committed by this instance's
@@ -43,6 +47,7 @@ pub const CONSUMER_LAG: &str = "vigil_writer_consumer_lag_records";
 pub(crate) enum Record {
     Event,
     Heartbeat,
+    Alert,
 }
 
 /// Why a record was skipped.
@@ -57,6 +62,11 @@ pub(crate) enum Unusable {
 /// Gives every metric its help text, and the counters a first 0 so that
 /// they are scraped (and `rate()` works) before the first event.
 pub(crate) fn describe() {
+    describe_counter!(
+        ALERTS_STORED,
+        Unit::Count,
+        "Alerts stored for people to act on (first: first time or again)."
+    );
     describe_counter!(
         EVENTS_WRITTEN,
         Unit::Count,
@@ -137,6 +147,10 @@ pub(crate) fn written(duration: Duration) {
     metrics::histogram!(WRITE_DURATION).record(duration.as_secs_f64());
 }
 
+pub(crate) fn alert_stored(first: bool) {
+    metrics::counter!(ALERTS_STORED, "first" => if first { "true" } else { "false" }).increment(1);
+}
+
 pub(crate) fn retry() {
     metrics::counter!(WRITE_RETRIES).increment(1);
 }
@@ -145,6 +159,7 @@ pub(crate) fn skipped(record: Record, why: Unusable) {
     let record = match record {
         Record::Event => "event",
         Record::Heartbeat => "heartbeat",
+        Record::Alert => "alert",
     };
     let reason = match why {
         Unusable::Decode => "decode",

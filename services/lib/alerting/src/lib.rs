@@ -150,7 +150,8 @@ pub struct Stamp {
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     pub actor: Actor,
-    pub action: &'static str,
+    /// [`Action::name`], or `raise`.
+    pub action: String,
     pub from: State,
     pub to: State,
     /// The note, the assignee or the outcome, when the move has one.
@@ -212,7 +213,7 @@ impl Lifecycle {
         HistoryEntry {
             at,
             actor,
-            action: "raise",
+            action: "raise".to_owned(),
             from: State::Raised,
             to: State::Raised,
             detail: String::new(),
@@ -304,7 +305,7 @@ impl Lifecycle {
         let entry = HistoryEntry {
             at,
             actor: actor.clone(),
-            action: action.name(),
+            action: action.name().to_owned(),
             from: self.state,
             to: next.state,
             detail,

@@ -7,6 +7,7 @@
 //! `BYPASS CACHE`, CDC or materialized views.
 
 mod access;
+mod alerts;
 mod counts;
 mod events;
 mod extractions;
@@ -16,6 +17,7 @@ mod registry;
 mod status;
 mod tls;
 
+pub use alerts::{AlertRecord, AlertRow, AlertStore, Raised};
 pub use access::{AuditStore, TokenRecord, TokenStore, mint_token, parse_token, secret_digest};
 pub use counts::{CommuneHour, CountStore, HourCount, KindCount};
 pub use events::{EventStore, Written, day_bucket, hour_bucket, month_bucket};

@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "events_by_village_hour",
         cql: include_str!("../migrations/0006_events_by_village_hour.cql"),
     },
+    Migration {
+        version: 7,
+        name: "alerts",
+        cql: include_str!("../migrations/0007_alerts.cql"),
+    },
 ];
 
 impl Migration {
