@@ -42,21 +42,70 @@ pub async fn ensure_stack() -> anyhow::Result<()> {
             if !status.success() {
                 bail!("deploy/local/stack up failed ({status}); see its output above");
             }
-            Ok(())
+            drop_stale_keyspaces().await
         })
         .await
         .map(drop)
+}
+
+/// Keyspaces of test runs older than this are dropped when a test process
+/// starts: tests never drop their own (a failed test's data helps), and on
+/// a developer's machine thousands of tables would pile up across runs
+/// until Cassandra's heap runs out.
+const STALE_AFTER_MILLIS: u128 = 3 * 3600 * 1000;
+/// [`unique_name`] keeps the milliseconds modulo this (about 27 hours).
+const NAME_MILLIS_MODULUS: u128 = 100_000_000;
+
+/// Drops the keyspaces [`unique_name`] made more than three hours ago.
+async fn drop_stale_keyspaces() -> anyhow::Result<()> {
+    let session = test_store("system").connect().await?;
+    let rows = session
+        .query_unpaged("SELECT keyspace_name FROM system_schema.keyspaces", ())
+        .await?
+        .into_rows_result()?;
+    let now = now_millis() % NAME_MILLIS_MODULUS;
+    for row in rows.rows::<(String,)>()? {
+        let (name,) = row?;
+        if stale(&name, now) {
+            session
+                .query_unpaged(format!("DROP KEYSPACE IF EXISTS {name}"), ())
+                .await
+                .with_context(|| format!("dropping the stale test keyspace {name}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `name` is a test keyspace made more than [`STALE_AFTER_MILLIS`]
+/// before `now` (milliseconds modulo [`NAME_MILLIS_MODULUS`]).
+fn stale(name: &str, now: u128) -> bool {
+    let Some(rest) = name.strip_prefix("t_") else {
+        return false;
+    };
+    let mut parts = rest.rsplit('_');
+    let (Some(_counter), Some(millis), Some(_pid)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(millis) = millis.parse::<u128>() else {
+        return false;
+    };
+    (now + NAME_MILLIS_MODULUS - millis % NAME_MILLIS_MODULUS) % NAME_MILLIS_MODULUS
+        > STALE_AFTER_MILLIS
+}
+
+fn now_millis() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
 }
 
 /// A name no other test (in this or another process) uses: lower-case
 /// letters, digits and underscores, valid as a keyspace and topic prefix.
 pub fn unique_name(tag: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
-        % 100_000_000;
+    let millis = now_millis() % NAME_MILLIS_MODULUS;
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("t_{tag}_{}_{millis}_{n}", std::process::id())
 }
@@ -84,15 +133,7 @@ impl TestEnv {
             .ensure_topics(&TopicPlan::single_node(3))
             .await
             .context("creating test topics")?;
-        let store = StoreArgs {
-            nodes: "127.0.0.1:9042".to_owned(),
-            keyspace: name,
-            keyspace_replication: 1,
-            event_ttl: humantime::parse_duration("1day")?,
-            username: None,
-            password: None,
-            tls: Default::default(),
-        };
+        let store = test_store(&name);
         let session = store.connect().await?;
         vigil_store::migrate(&session, &store.keyspace, store.keyspace_replication)
             .await
@@ -102,6 +143,20 @@ impl TestEnv {
             keyspace: Keyspace::new(Arc::new(session), &store.keyspace),
             store,
         })
+    }
+}
+
+/// The local stack's Cassandra, keyspace `keyspace` (replication 1, events
+/// kept a day).
+fn test_store(keyspace: &str) -> StoreArgs {
+    StoreArgs {
+        nodes: "127.0.0.1:9042".to_owned(),
+        keyspace: keyspace.to_owned(),
+        keyspace_replication: 1,
+        event_ttl: Duration::from_secs(86_400),
+        username: None,
+        password: None,
+        tls: Default::default(),
     }
 }
 
@@ -208,4 +263,29 @@ pub fn succeeded(output: std::process::Output) -> anyhow::Result<String> {
         String::from_utf8_lossy(&output.stderr)
     );
     Ok(stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_old_test_keyspaces_are_stale() {
+        let now = 50_000_000;
+        let hour = 3_600_000;
+        assert!(stale(
+            &format!("t_api_events_123_{}_0", now - 4 * hour),
+            now
+        ));
+        assert!(!stale(
+            &format!("t_api_events_123_{}_0", now - 2 * hour),
+            now
+        ));
+        // Made before the modulus wrapped.
+        assert!(stale("t_x_1_99999999_3", 20 * hour));
+        assert!(!stale("t_x_1_99999999_3", 1000));
+        for kept in ["vigil", "system_schema", "t_short", "t_a_b_notanumber_1"] {
+            assert!(!stale(kept, now), "{kept}");
+        }
+    }
 }
