@@ -10,12 +10,13 @@ use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 use vigil_domain::plate::normalize_plate;
-use vigil_domain::{RegistryEntity, WatchlistEntry};
+use vigil_domain::{Registry, RegistryEntity, WatchlistEntry, ZoneLevel};
 use vigil_proto::v1::registry_service_server::RegistryService;
 use vigil_proto::v1::{
     AddWatchlistEntryRequest, GetTeamRequest, ListCamerasRequest, ListCamerasResponse,
     ListWatchlistRequest, ListWatchlistResponse, ListZonesRequest, ListZonesResponse,
-    RemoveWatchlistEntryRequest, RemoveWatchlistEntryResponse, Team, WhoAmIRequest, WhoAmIResponse,
+    RemoveWatchlistEntryRequest, RemoveWatchlistEntryResponse, Role, Team, WhoAmIRequest,
+    WhoAmIResponse,
 };
 
 use crate::auth::{Action, Caller, within};
@@ -164,7 +165,8 @@ impl RegistryService for Registries {
                         .text("plate", &request.plate)
                         .text("priority", &request.priority.to_string())
                         .instant("expires", request.expires_at.as_ref())
-                        .text("owner_zone", &request.owner_zone_id);
+                        .text("owner_zone", &request.owner_zone_id)
+                        .flag("province_wide", request.province_wide);
                     let reason = request.reason.clone();
                     let act = add_watchlist_entry(Arc::clone(&backend), caller.clone(), request);
                     backend
@@ -239,7 +241,12 @@ async fn add_watchlist_entry(
             Some(at)
         }
     };
-    let owner_zone_id = caller.scoped_zone(&backend.registry(), &request.owner_zone_id)?;
+    let owner_zone_id = owner_zone(
+        &caller,
+        &backend.registry(),
+        &request.owner_zone_id,
+        request.province_wide,
+    )?;
     let entry = WatchlistEntry {
         id: format!("wl-{}", Uuid::now_v7()),
         plate,
@@ -258,6 +265,63 @@ async fn add_watchlist_entry(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .upsert(entity);
     Ok((entry.into(), 1))
+}
+
+/// The zone a new watchlist entry belongs to; it matches only there. By
+/// default the caller's own zone (commune police: their commune), or a
+/// commune or village named in `requested` within the caller's scope
+/// (PERMISSION_DENIED outside it). A province-owned entry matches
+/// everywhere, so it is never a default: only a province operator may ask
+/// for one, with `province_wide`.
+fn owner_zone(
+    caller: &Caller,
+    registry: &Registry,
+    requested: &str,
+    province_wide: bool,
+) -> ApiResult<String> {
+    if province_wide {
+        if caller.role != Role::ProvinceOperator {
+            return Err(ApiError::PermissionDenied(format!(
+                "role {} may not add a province-wide watchlist entry",
+                caller.role.as_str_name()
+            )));
+        }
+        let zone = caller.scoped_zone(registry, "")?;
+        if !is_province(registry, &zone) {
+            return Err(ApiError::PermissionDenied(format!(
+                "a province-wide entry needs a token scoped to the province, not {zone}"
+            )));
+        }
+        if !requested.is_empty() && requested != zone {
+            return Err(ApiError::invalid(
+                "owner_zone_id",
+                format!("{requested} conflicts with province_wide (owned by {zone})"),
+            ));
+        }
+        return Ok(zone);
+    }
+    let zone = caller
+        .scoped_zone(registry, requested)
+        .map_err(|error| match error {
+            ApiError::InvalidArgument { reason, .. } => ApiError::invalid("owner_zone_id", reason),
+            other => other,
+        })?;
+    if is_province(registry, &zone) {
+        return Err(ApiError::invalid(
+            "owner_zone_id",
+            format!(
+                "name the commune or village that owns the entry; an entry of the whole province ({zone}) needs province_wide"
+            ),
+        ));
+    }
+    Ok(zone)
+}
+
+/// Whether `zone_id` is a province (the top of the hierarchy).
+fn is_province(registry: &Registry, zone_id: &str) -> bool {
+    registry
+        .zone(zone_id)
+        .is_some_and(|zone| zone.level() == ZoneLevel::Province)
 }
 
 /// Removes a watchlist entry (the audited act of RemoveWatchlistEntry).
@@ -297,4 +361,87 @@ async fn remove_watchlist_entry(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .remove(&key);
     Ok((RemoveWatchlistEntryResponse {}, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use vigil_domain::{Zone, ZoneKind};
+
+    use super::*;
+
+    fn registry() -> Registry {
+        let mut registry = Registry::default();
+        for (id, kind, parent) in [
+            ("th", ZoneKind::Province, None),
+            ("th.a", ZoneKind::Commune, Some("th")),
+            ("th.a.v1", ZoneKind::Village, Some("th.a")),
+            ("th.b", ZoneKind::Commune, Some("th")),
+        ] {
+            registry.upsert(RegistryEntity::Zone(Zone {
+                id: id.into(),
+                kind,
+                name: id.into(),
+                parent_id: parent.map(Into::into),
+                path: vec![id.into()],
+                police_unit: None,
+            }));
+        }
+        registry
+    }
+
+    fn caller(role: Role, zone_id: &str) -> Caller {
+        Caller {
+            token_id: "t".into(),
+            name: "n".into(),
+            role,
+            zone_id: zone_id.into(),
+        }
+    }
+
+    /// The owner zone, or the refusal's code (and field, if any).
+    fn owner(caller: &Caller, requested: &str, province_wide: bool) -> Result<String, String> {
+        owner_zone(caller, &registry(), requested, province_wide).map_err(|error| match error {
+            ApiError::InvalidArgument { field, .. } => format!("invalid {field}"),
+            ApiError::PermissionDenied(_) => "denied".to_owned(),
+            other => format!("{other:?}"),
+        })
+    }
+
+    #[test]
+    fn commune_police_own_entries_in_their_commune_only() {
+        let police = caller(Role::CommunePolice, "th.a");
+        assert_eq!(owner(&police, "", false).unwrap(), "th.a", "by default");
+        assert_eq!(owner(&police, "th.a.v1", false).unwrap(), "th.a.v1");
+        assert_eq!(owner(&police, "th.b", false).unwrap_err(), "denied");
+        assert_eq!(owner(&police, "th", false).unwrap_err(), "denied");
+        assert_eq!(owner(&police, "", true).unwrap_err(), "denied");
+        assert_eq!(
+            owner(&police, "th.nowhere", false).unwrap_err(),
+            "invalid owner_zone_id"
+        );
+    }
+
+    #[test]
+    fn a_province_wide_entry_is_an_explicit_choice_of_a_province_operator() {
+        let operator = caller(Role::ProvinceOperator, "th");
+        assert_eq!(owner(&operator, "", true).unwrap(), "th");
+        assert_eq!(owner(&operator, "th", true).unwrap(), "th");
+        assert_eq!(owner(&operator, "th.b", false).unwrap(), "th.b");
+        // Never by default, nor by naming the province alone.
+        assert_eq!(
+            owner(&operator, "", false).unwrap_err(),
+            "invalid owner_zone_id"
+        );
+        assert_eq!(
+            owner(&operator, "th", false).unwrap_err(),
+            "invalid owner_zone_id"
+        );
+        assert_eq!(
+            owner(&operator, "th.b", true).unwrap_err(),
+            "invalid owner_zone_id"
+        );
+        // An operator's token scoped below the province cannot.
+        let local = caller(Role::ProvinceOperator, "th.a");
+        assert_eq!(owner(&local, "", true).unwrap_err(), "denied");
+    }
 }

@@ -524,6 +524,7 @@ async fn cancelled_calls_leave_no_unaudited_change() -> anyhow::Result<()> {
             AddWatchlistEntryRequest {
                 plate: plate.clone(),
                 reason: "cancellation test".into(),
+                province_wide: true,
                 ..AddWatchlistEntryRequest::default()
             },
         );

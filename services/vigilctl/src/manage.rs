@@ -163,9 +163,14 @@ enum WatchlistCommand {
         /// When to stop watching (RFC 3339).
         #[arg(long)]
         expires: Option<DateTime<FixedOffset>>,
-        /// Owning zone; default the token's zone.
+        /// Owning commune or village: the entry matches only there.
+        /// Default the token's zone (commune police: their commune).
         #[arg(long, default_value = "")]
         zone: String,
+        /// An entry of the whole province, matching everywhere (province
+        /// operators only; never a default).
+        #[arg(long)]
+        province_wide: bool,
     },
     /// Stop watching (audited).
     Remove {
@@ -195,6 +200,7 @@ pub async fn watchlist(args: WatchlistArgs) -> anyhow::Result<()> {
             priority,
             expires,
             zone,
+            province_wide,
         } => vec![
             client
                 .add_watchlist_entry(api.request(AddWatchlistEntryRequest {
@@ -203,6 +209,7 @@ pub async fn watchlist(args: WatchlistArgs) -> anyhow::Result<()> {
                     priority,
                     expires_at: expires.map(|at| timestamp(at.with_timezone(&Utc))),
                     owner_zone_id: zone,
+                    province_wide,
                 }))
                 .await?
                 .into_inner(),

@@ -223,6 +223,7 @@ async fn the_audit_log_reads_as_written_and_as_fields() -> anyhow::Result<()> {
             "2",
             "--expires",
             "2099-12-04T01:14:00+07:00",
+            "--province-wide",
         ],
     )?)?;
 
@@ -240,5 +241,6 @@ async fn the_audit_log_reads_as_written_and_as_fields() -> anyhow::Result<()> {
     assert_eq!(added["query"]["plate"], "36B-123.45", "{added}");
     assert_eq!(added["query"]["priority"], "2", "{added}");
     assert_eq!(added["query"]["expires"], "2099-12-04 01:14 +07", "{added}");
+    assert_eq!(added["query"]["province_wide"], "true", "{added}");
     api.stop().await
 }

@@ -257,6 +257,21 @@ impl Registry {
         None
     }
 
+    /// Whether `zone_id` is `ancestor` or lies below it (a village in its
+    /// commune, anything in the province); `false` for an unknown zone or a
+    /// way up that goes round in a cycle.
+    pub fn is_within(&self, zone_id: &str, ancestor: &str) -> bool {
+        let mut current = self.zones.get(zone_id);
+        for _ in 0..=self.zones.len() {
+            let Some(zone) = current else { return false };
+            if zone.id == ancestor {
+                return true;
+            }
+            current = zone.parent_id.as_deref().and_then(|id| self.zones.get(id));
+        }
+        false
+    }
+
     pub fn zones(&self) -> impl ExactSizeIterator<Item = &Zone> {
         self.zones.values()
     }
@@ -436,6 +451,33 @@ mod tests {
             registry.watch_matches("29B67890", now).is_empty(),
             "removed"
         );
+    }
+
+    #[test]
+    fn a_zone_is_within_itself_and_its_ancestors_only() {
+        let zone = |id: &str, kind, parent: Option<&str>| {
+            RegistryEntity::Zone(Zone {
+                id: id.to_owned(),
+                kind,
+                name: id.to_owned(),
+                parent_id: parent.map(str::to_owned),
+                path: vec![id.to_owned()],
+                police_unit: None,
+            })
+        };
+        let mut registry = Registry::default();
+        registry.upsert(zone("th", crate::ZoneKind::Province, None));
+        registry.upsert(zone("th.a", crate::ZoneKind::Commune, Some("th")));
+        registry.upsert(zone("th.b", crate::ZoneKind::Commune, Some("th")));
+        registry.upsert(zone("th.a.v1", crate::ZoneKind::Village, Some("th.a")));
+        registry.upsert(zone("loop", crate::ZoneKind::Village, Some("loop")));
+        for ancestor in ["th.a.v1", "th.a", "th"] {
+            assert!(registry.is_within("th.a.v1", ancestor), "{ancestor}");
+        }
+        assert!(!registry.is_within("th.a.v1", "th.b"));
+        assert!(!registry.is_within("th.a", "th.a.v1"), "not below itself");
+        assert!(!registry.is_within("nowhere", "th"), "unknown zone");
+        assert!(!registry.is_within("loop", "th"), "a cycle ends");
     }
 
     #[test]

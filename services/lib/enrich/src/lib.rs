@@ -199,12 +199,18 @@ pub fn enrich(
             on_duty_phone: team.on_duty().map(|m| m.phone.clone()).unwrap_or_default(),
         });
 
-    let matches = detection
+    // An entry belongs to a zone and matches only within it: a commune's
+    // entry in its villages, a village's in that village, the province's
+    // everywhere.
+    let hits: Vec<pb::WatchlistHit> = detection
         .plate
         .as_ref()
         .map(|plate| registry.watch_matches(&plate.text, now))
-        .unwrap_or_default();
-    let hits: Vec<pb::WatchlistHit> = matches.iter().map(hit).collect();
+        .unwrap_or_default()
+        .iter()
+        .filter(|watch| registry.is_within(&village.id, &watch.entry.owner_zone_id))
+        .map(hit)
+        .collect();
     let late = age > limit(policy.late_after);
     let event = pb::EnrichedDetection {
         detection: Some(wire),
@@ -387,16 +393,77 @@ mod tests {
             owner: CameraOwner::Commune,
             installed_on: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
         }));
-        registry.upsert(RegistryEntity::Watchlist(WatchlistEntry {
-            id: "w-stolen".into(),
-            plate: "36A12345".parse().unwrap(),
-            reason: "stolen car".into(),
-            priority: 1,
-            expires_at: None,
-            owner_zone_id: "th".into(),
-            created_by: None,
-        }));
+        // A second village in Ba Thuoc, and a second commune, each with a
+        // camera: where a commune's or a village's entry must stay quiet.
+        registry.upsert(zone(
+            "th.bt.v002",
+            ZoneKind::Village,
+            Some("th.bt"),
+            &["Thanh Hoa", "Ba Thuoc", "Thon 2"],
+            None,
+        ));
+        registry.upsert(zone(
+            "th.ls",
+            ZoneKind::Commune,
+            Some("th"),
+            &["Thanh Hoa", "Lam Son"],
+            Some("Cong an xa Lam Son"),
+        ));
+        registry.upsert(zone(
+            "th.ls.v001",
+            ZoneKind::Village,
+            Some("th.ls"),
+            &["Thanh Hoa", "Lam Son", "Thon 1"],
+            None,
+        ));
+        for (camera, village) in [("cam-000003", "th.bt.v002"), ("cam-000004", "th.ls.v001")] {
+            registry.upsert(RegistryEntity::Camera(Camera {
+                id: camera.into(),
+                zone_id: village.into(),
+                site_id: None,
+                position: GeoPoint::new(20.0, 105.0).unwrap(),
+                kind: CameraKind::PlateReader,
+                owner: CameraOwner::Police,
+                installed_on: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            }));
+        }
+        for (id, plate, owner) in [
+            ("w-stolen", "36A12345", "th"),
+            ("w-ba-thuoc", "36B11111", "th.bt"),
+            ("w-thon-1", "36C22222", "th.bt.v001"),
+        ] {
+            registry.upsert(RegistryEntity::Watchlist(WatchlistEntry {
+                id: id.into(),
+                plate: plate.parse().unwrap(),
+                reason: "stolen car".into(),
+                priority: 1,
+                expires_at: None,
+                owner_zone_id: owner.into(),
+                created_by: None,
+            }));
+        }
         registry
+    }
+
+    /// The watchlist entries a read of `plate` by `camera` hits, and the
+    /// alerts' entries (one alert per hit).
+    fn hits_at(camera: &str, plate: &str) -> Vec<String> {
+        let detection = DetectionFactory::new(12).plate_read(camera, now(), plate, false);
+        let enriched =
+            enrich(&registry(), &encoded(&detection), &Policy::default(), now()).unwrap();
+        let hits: Vec<String> = enriched
+            .event
+            .watchlist_hits
+            .iter()
+            .map(|hit| hit.entry_id.clone())
+            .collect();
+        let alerted: Vec<String> = enriched
+            .alerts
+            .iter()
+            .filter_map(|alert| alert.hit.as_ref().map(|hit| hit.entry_id.clone()))
+            .collect();
+        assert_eq!(hits, alerted);
+        hits
     }
 
     fn now() -> DateTime<Utc> {
@@ -446,6 +513,30 @@ mod tests {
         // Redelivery raises the same alert id.
         let again = enrich(&registry(), &encoded(&detection), &Policy::default(), now()).unwrap();
         assert_eq!(again.alerts[0].alert_id, alert.alert_id);
+    }
+
+    #[test]
+    fn a_communes_entry_matches_only_within_the_commune() {
+        // cam-000001 and cam-000003: two villages of Ba Thuoc.
+        assert_eq!(hits_at("cam-000001", "36B11111"), ["w-ba-thuoc"]);
+        assert_eq!(hits_at("cam-000003", "36B11111"), ["w-ba-thuoc"]);
+        // cam-000004: Lam Son, another commune.
+        assert!(hits_at("cam-000004", "36B-111.11").is_empty());
+    }
+
+    #[test]
+    fn a_province_entry_matches_in_every_commune() {
+        for camera in ["cam-000001", "cam-000003", "cam-000004"] {
+            assert_eq!(hits_at(camera, "36A12345"), ["w-stolen"], "{camera}");
+        }
+    }
+
+    #[test]
+    fn a_villages_entry_matches_only_in_that_village() {
+        assert_eq!(hits_at("cam-000001", "36C22222"), ["w-thon-1"]);
+        for camera in ["cam-000003", "cam-000004"] {
+            assert!(hits_at(camera, "36C22222").is_empty(), "{camera}");
+        }
     }
 
     #[test]
