@@ -17,8 +17,8 @@ mod registry;
 mod status;
 mod tls;
 
-pub use alerts::{AlertRecord, AlertRow, AlertStore, Raised};
 pub use access::{AuditStore, TokenRecord, TokenStore, mint_token, parse_token, secret_digest};
+pub use alerts::{AlertRecord, AlertRow, AlertStore, Raised};
 pub use counts::{CommuneHour, CountStore, HourCount, KindCount};
 pub use events::{EventStore, Written, day_bucket, hour_bucket, month_bucket};
 pub use extractions::ExtractionStore;
