@@ -1,13 +1,14 @@
 //! `vigilctl alerts`: follow live alerts (the default), or list, show and
 //! act on stored alerts (acknowledge, assign, note, close).
 
+use tonic::transport::Channel;
 use vigil_proto::v1::alert_service_client::AlertServiceClient;
 use vigil_proto::v1::{
-    AcknowledgeAlertRequest, AddAlertNoteRequest, AlertKind, AlertOutcome, AlertState,
-    AssignAlertRequest, CloseAlertRequest, GetAlertRequest, ListAlertsRequest, StoredAlert,
+    AcknowledgeAlertRequest, AddAlertNoteRequest, AlertOutcome, AlertState, AssignAlertRequest,
+    CloseAlertRequest, GetAlertRequest, ListAlertsRequest, StoredAlert,
 };
 
-use crate::client::{ApiArgs, Row, WindowArgs, enum_name, local_time, place};
+use crate::client::{Api, ApiArgs, Row, WindowArgs, alert_kind_name, enum_name, local_time, place};
 use crate::query;
 
 #[derive(Debug, clap::Args)]
@@ -168,14 +169,11 @@ pub async fn run(args: AlertCommands) -> anyhow::Result<()> {
             alert_id,
             note,
         } => {
-            let api = api.connect().await?;
-            let moved = AlertServiceClient::new(api.channel.clone())
-                .acknowledge_alert(api.request(AcknowledgeAlertRequest { alert_id, note }))
-                .await?
-                .into_inner()
-                .alert
-                .unwrap_or_default();
-            api.print(&[summary(&moved)]);
+            act(api, async |client, api| {
+                let request = api.request(AcknowledgeAlertRequest { alert_id, note });
+                Ok(client.acknowledge_alert(request).await?.into_inner().alert)
+            })
+            .await?;
         }
         AlertsCommand::Assign {
             api,
@@ -183,32 +181,26 @@ pub async fn run(args: AlertCommands) -> anyhow::Result<()> {
             member_id,
             note,
         } => {
-            let api = api.connect().await?;
-            let moved = AlertServiceClient::new(api.channel.clone())
-                .assign_alert(api.request(AssignAlertRequest {
+            act(api, async |client, api| {
+                let request = api.request(AssignAlertRequest {
                     alert_id,
                     member_id,
                     note,
-                }))
-                .await?
-                .into_inner()
-                .alert
-                .unwrap_or_default();
-            api.print(&[summary(&moved)]);
+                });
+                Ok(client.assign_alert(request).await?.into_inner().alert)
+            })
+            .await?;
         }
         AlertsCommand::Note {
             api,
             alert_id,
             note,
         } => {
-            let api = api.connect().await?;
-            let moved = AlertServiceClient::new(api.channel.clone())
-                .add_alert_note(api.request(AddAlertNoteRequest { alert_id, note }))
-                .await?
-                .into_inner()
-                .alert
-                .unwrap_or_default();
-            api.print(&[summary(&moved)]);
+            act(api, async |client, api| {
+                let request = api.request(AddAlertNoteRequest { alert_id, note });
+                Ok(client.add_alert_note(request).await?.into_inner().alert)
+            })
+            .await?;
         }
         AlertsCommand::Close {
             api,
@@ -216,20 +208,33 @@ pub async fn run(args: AlertCommands) -> anyhow::Result<()> {
             outcome,
             note,
         } => {
-            let api = api.connect().await?;
-            let moved = AlertServiceClient::new(api.channel.clone())
-                .close_alert(api.request(CloseAlertRequest {
+            act(api, async |client, api| {
+                let request = api.request(CloseAlertRequest {
                     alert_id,
                     outcome,
                     note,
-                }))
-                .await?
-                .into_inner()
-                .alert
-                .unwrap_or_default();
-            api.print(&[summary(&moved)]);
+                });
+                Ok(client.close_alert(request).await?.into_inner().alert)
+            })
+            .await?;
         }
     }
+    Ok(())
+}
+
+/// Connects, makes one move on an alert, and prints the alert as it now
+/// stands.
+async fn act(
+    args: ApiArgs,
+    call: impl AsyncFnOnce(
+        &mut AlertServiceClient<Channel>,
+        &Api,
+    ) -> Result<Option<StoredAlert>, tonic::Status>,
+) -> anyhow::Result<()> {
+    let api = args.connect().await?;
+    let mut client = AlertServiceClient::new(api.channel.clone());
+    let moved = call(&mut client, &api).await?.unwrap_or_default();
+    api.print(&[summary(&moved)]);
     Ok(())
 }
 
@@ -246,12 +251,7 @@ fn summary(stored: &StoredAlert) -> Row {
     vec![
         ("alert", alert.alert_id),
         ("raised (UTC+7)", local_time(alert.raised_at.as_ref())),
-        (
-            "kind",
-            AlertKind::try_from(alert.kind)
-                .map_or("", AlertKind::short_name)
-                .to_owned(),
-        ),
+        ("kind", alert_kind_name(alert.kind)),
         ("priority", alert.priority.to_string()),
         ("zone", place(&alert.zone_path)),
         ("state", state_name(stored.state)),

@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
-use vigil_proto::v1::{CoverageState, DetectionKind, TimeWindow};
+use vigil_proto::v1::{AlertKind, CoverageState, DetectionKind, TimeWindow};
 
 /// Where the API is and who is asking.
 #[derive(Clone, clap::Args)]
@@ -180,6 +180,13 @@ pub fn local_time(at: Option<&prost_types::Timestamp>) -> String {
 pub fn kind_name(kind: i32) -> String {
     DetectionKind::try_from(kind)
         .map_or("", DetectionKind::short_name)
+        .to_owned()
+}
+
+/// An alert kind's number as its short name, e.g. `camera_offline`.
+pub fn alert_kind_name(kind: i32) -> String {
+    AlertKind::try_from(kind)
+        .map_or("", AlertKind::short_name)
         .to_owned()
 }
 

@@ -14,7 +14,8 @@ use vigil_proto::v1::{
 };
 
 use crate::client::{
-    Api, ApiArgs, Row, WindowArgs, kind_name, local_time, place, state_name, timestamp,
+    Api, ApiArgs, Row, WindowArgs, alert_kind_name, kind_name, local_time, place, state_name,
+    timestamp,
 };
 
 /// `plate` → `DETECTION_KIND_PLATE`'s number.
@@ -419,12 +420,7 @@ pub async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         seen += 1;
         let row = vec![
             ("raised (UTC+7)", local_time(alert.raised_at.as_ref())),
-            (
-                "kind",
-                AlertKind::try_from(alert.kind)
-                    .map_or("", AlertKind::short_name)
-                    .to_owned(),
-            ),
+            ("kind", alert_kind_name(alert.kind)),
             ("priority", alert.priority.to_string()),
             ("camera", alert.camera_id),
             ("zone", place(&alert.zone_path)),
