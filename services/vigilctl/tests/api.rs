@@ -244,3 +244,82 @@ async fn the_audit_log_reads_as_written_and_as_fields() -> anyhow::Result<()> {
     assert_eq!(added["query"]["province_wide"], "true", "{added}");
     api.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alert_is_taken_and_closed_from_the_command_line() -> anyhow::Result<()> {
+    let api = Api::start("ctl_alerts").await?;
+    let commune = api.communes()[0].clone();
+    let police = api.token(Role::CommunePolice, &commune).await?;
+    let alert_id = uuid::Uuid::new_v4().to_string();
+    let raised = vigil_proto::v1::Alert {
+        alert_id: alert_id.clone(),
+        kind: vigil_proto::v1::AlertKind::CameraOffline.into(),
+        raised_at: Some(prost_types::Timestamp {
+            seconds: chrono::Utc::now().timestamp() - 60,
+            nanos: 0,
+        }),
+        priority: 2,
+        commune_id: commune.clone(),
+        summary: "camera went silent".into(),
+        ..vigil_proto::v1::Alert::default()
+    };
+    vigil_store::AlertStore::prepare(&api.env.keyspace)
+        .await?
+        .raise(&raised, &vigil_alerting::Actor::system("vigil-writer"))
+        .await?;
+
+    let acked = succeeded(api.vigilctl(
+        &police,
+        &["alerts", "ack", &alert_id, "--note", "on my way"],
+    )?)?;
+    assert!(
+        acked.contains("acknowledged") && acked.contains("camera_offline"),
+        "{acked}"
+    );
+    let closed = succeeded(api.vigilctl(
+        &police,
+        &[
+            "alerts",
+            "close",
+            &alert_id,
+            "--outcome",
+            "confirmed",
+            "--note",
+            "cable cut",
+        ],
+    )?)?;
+    assert!(
+        closed.contains("closed") && closed.contains("confirmed"),
+        "{closed}"
+    );
+
+    let again = api.vigilctl(
+        &police,
+        &["alerts", "close", &alert_id, "--outcome", "no_action"],
+    )?;
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("already closed (confirmed) by test at "),
+        "{stderr}"
+    );
+    let unknown = api.vigilctl(
+        &police,
+        &["alerts", "close", &alert_id, "--outcome", "maybe"],
+    )?;
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("expected confirmed, false_positive, no_action or duplicate"),
+        "{stderr}"
+    );
+
+    let shown = succeeded(api.vigilctl(&police, &["alerts", "show", &alert_id])?)?;
+    for step in ["raise", "acknowledge", "close", "confirmed: cable cut"] {
+        assert!(shown.contains(step), "{step}: {shown}");
+    }
+    let listed = json(api.vigilctl(&police, &["alerts", "list", "--state", "closed", "--json"])?)?;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["alert"], alert_id.as_str(), "{listed}");
+    assert_eq!(listed[0]["outcome"], "confirmed", "{listed}");
+    api.stop().await
+}
