@@ -505,13 +505,15 @@ fuzz_target!(|scenario: Scenario| {
     );
     assert_eq!(event.late, exceeds(age, policy.late_after));
 
-    // Alerts: one per active entry whose plate the read matches, exactly or
-    // else through the OCR-confusion key, and none other.
+    // Alerts: one per active entry owning a zone the detection lies in, whose
+    // plate the read matches, exactly or else through the OCR-confusion key,
+    // and none other.
     let read = detection.plate.as_ref().map(|p| p.text.as_str());
     let exact = read.and_then(|text| normalize_plate(text).ok());
     let expected: BTreeSet<(String, bool)> = registry
         .watchlist()
         .filter(|entry| entry.is_active(now))
+        .filter(|entry| registry.is_within(&village.id, &entry.owner_zone_id))
         .filter_map(|entry| {
             let read = read?;
             if exact
