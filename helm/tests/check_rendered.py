@@ -9,8 +9,10 @@ resource (and every pod template) carries the standard app.kubernetes.io/*
 labels (unless --no-labels, for hand-written manifests), every Vigil
 container is hardened and probed, and listens on 0.0.0.0.
 --default adds what the default values must render: for each of enricher,
-writer and api a Deployment, HorizontalPodAutoscaler, PodDisruptionBudget
-and Service, wired to each other, and the setup hook Job.
+writer, notifier and api a Deployment, HorizontalPodAutoscaler (not the
+notifier: fixed replicas), PodDisruptionBudget and Service, wired to each
+other; the notifier's signing key mounted read-only from a Secret and its
+instance name from the pod's; and the setup hook Job.
 Prints one line per problem and exits 1 if there is any.
 """
 
@@ -26,7 +28,9 @@ STANDARD_LABELS = [
     "app.kubernetes.io/managed-by",
     "app.kubernetes.io/part-of",
 ]
-SERVICES = ["enricher", "writer", "api"]
+SERVICES = ["enricher", "writer", "notifier", "api"]
+# Services with a fixed replica count instead of a HorizontalPodAutoscaler.
+FIXED_REPLICAS = {"notifier"}
 WORKLOAD_KINDS = {"Deployment", "Job", "StatefulSet", "DaemonSet"}
 
 problems = []
@@ -97,6 +101,7 @@ def check_container(doc, spec, container):
         "VIGIL_API_TLS_CERT",
         "VIGIL_API_TLS_KEY",
         "VIGIL_API_PAGE_TOKEN_KEY_FILE",
+        "VIGIL_NOTIFIER_SIGNING_KEY_FILE",
     ):
         path = (env.get(name) or {}).get("value")
         if path and not any(
@@ -148,7 +153,12 @@ def check_default(docs):
             fail(f"{service}: Deployment selector does not match its pods")
 
         hpas = of("HorizontalPodAutoscaler", service)
-        if len(hpas) != 1:
+        if service in FIXED_REPLICAS:
+            if hpas:
+                fail(f"{service}: {len(hpas)} HorizontalPodAutoscalers, want none")
+            if not deployment["spec"].get("replicas"):
+                fail(f"{service}: Deployment has no replicas")
+        elif len(hpas) != 1:
             fail(f"{service}: {len(hpas)} HorizontalPodAutoscalers, want 1")
         elif hpas[0]["spec"]["scaleTargetRef"]["name"] != deployment["metadata"]["name"]:
             fail(f"{service}: HPA targets {hpas[0]['spec']['scaleTargetRef']['name']}")
@@ -206,6 +216,10 @@ def check_default(docs):
                     fail(f"{name_of(secret)}: the page-token key is not kept across uninstalls")
         elif (probe.get("httpGet") or {}).get("path") != "/healthz":
             fail(f"{service}: readiness probe is not GET /healthz")
+        if service == "notifier":
+            check_notifier(deployment, container)
+            if of("Secret", "notifier"):
+                fail("notifier: the chart renders a Secret; the signing key must be the operator's")
 
     jobs = by_kind.get("Job", [])
     hooks = [
@@ -217,6 +231,36 @@ def check_default(docs):
         fail(f"{len(hooks)} pre-install,pre-upgrade hook Jobs, want 1 (vigilctl setup)")
     elif pod_spec(hooks[0])["containers"][0].get("command") != ["vigilctl", "setup"]:
         fail("the hook Job does not run `vigilctl setup`")
+
+
+def check_notifier(deployment, container):
+    """The webhook signing key: a file from a Secret the operator made (the
+    chart makes none), mounted read-only; each pod's own instance name."""
+    env = {e["name"]: e for e in container.get("env") or []}
+    path = (env.get("VIGIL_NOTIFIER_SIGNING_KEY_FILE") or {}).get("value")
+    if not path:
+        fail("notifier: no VIGIL_NOTIFIER_SIGNING_KEY_FILE")
+        return
+    volumes = {v["name"]: v for v in pod_spec(deployment).get("volumes") or []}
+    mount = next(
+        (m for m in container.get("volumeMounts") or [] if path.startswith(m["mountPath"].rstrip("/") + "/")),
+        None,
+    )
+    secret = (volumes.get((mount or {}).get("name")) or {}).get("secret")
+    if not mount or not secret:
+        fail(f"notifier: {path} is not mounted from a Secret")
+    else:
+        if mount.get("readOnly") is not True:
+            fail("notifier: the signing key is not mounted read-only")
+        items = {i["path"]: i["key"] for i in secret.get("items") or []}
+        if path[len(mount["mountPath"].rstrip("/")) + 1 :] not in items:
+            fail(f"notifier: {path} is not an item of Secret {secret.get('secretName')}")
+    field = ((env.get("VIGIL_NOTIFIER_INSTANCE") or {}).get("valueFrom") or {}).get("fieldRef") or {}
+    if field.get("fieldPath") != "metadata.name":
+        fail("notifier: VIGIL_NOTIFIER_INSTANCE is not the pod's name")
+    for name in ("VIGIL_KAFKA_BROKERS", "VIGIL_CQL_NODES"):
+        if name not in env:
+            fail(f"notifier: no {name}")
 
 
 def check_egress(docs):

@@ -24,9 +24,9 @@ use tokio::process::{Child, Command};
 use uuid::Uuid;
 use vigil_domain::{Detection, ZoneLevel};
 use vigil_edge::http::HttpDetection;
-use vigil_edge::signing::IngestKey;
 use vigil_proto::v1::query_service_client::QueryServiceClient;
 use vigil_proto::v1::{ListEventsRequest, Role, TimeWindow};
+use vigil_signing::SigningKey;
 use vigil_store::{TokenStore, day_bucket, hour_bucket, mint_token};
 use vigil_synth::DetectionFactory;
 
@@ -104,7 +104,7 @@ pub(crate) struct Fleet {
     pub(crate) ns: Namespace,
     edge_http: String,
     /// The edge's HTTP ingest key (in `logs`), which `push` signs with.
-    pub(crate) edge_key: IngestKey,
+    pub(crate) edge_key: SigningKey,
     /// The API's gRPC address.
     pub(crate) api_listen: String,
     pub(crate) enricher_group: String,
@@ -151,7 +151,7 @@ impl Fleet {
         std::fs::write(logs.join("edge-ingest.key"), &key)?;
         Ok(Self {
             bin,
-            edge_key: IngestKey::new(key.as_bytes())?,
+            edge_key: SigningKey::new(key.as_bytes())?,
             edge_http: format!("127.0.0.1:{}", free_port()?),
             api_listen: format!("127.0.0.1:{}", free_port()?),
             enricher_group: format!("{}-enricher", ns.name),
@@ -305,7 +305,7 @@ async fn stack(script: &Path, command: &str) -> anyhow::Result<()> {
 /// acknowledged.
 async fn push(
     edge: String,
-    key: IngestKey,
+    key: SigningKey,
     cameras: Vec<String>,
     hour: i64,
     rate: u32,

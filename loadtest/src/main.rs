@@ -12,6 +12,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+mod alerts;
 mod ceiling;
 mod chaos;
 mod fill;
@@ -60,6 +61,12 @@ enum Command {
     /// at a fixed rate: raised-to-received latency over every stream, and
     /// the API process's memory and CPU.
     Streams(streams::StreamsArgs),
+    /// The alert loop at a fixed background rate: watch-listed plates
+    /// raise alerts, the notifier delivers them to a webhook receiver here,
+    /// which acknowledges each through the API; raised-to-webhook,
+    /// acknowledgement and acknowledged-to-live-stream latency, and the
+    /// run's AlertStats.
+    Alerts(alerts::AlertsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -673,6 +680,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Chaos(args) => run_chaos(args).await,
         Command::TracingCost(args) => run_tracing_cost(args).await,
         Command::Streams(args) => run_streams(args).await,
+        Command::Alerts(args) => alerts::run(args).await,
     }
 }
 

@@ -11,20 +11,23 @@ use futures::{StreamExt, TryStreamExt};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 use vigil_alerting::{Action as Move, Actor, HistoryEntry, Lifecycle, Outcome, Refusal, State};
+use vigil_domain::ZoneLevel;
 use vigil_proto::v1::alert_service_server::AlertService;
 use vigil_proto::v1::{
     AcknowledgeAlertRequest, AcknowledgeAlertResponse, AddAlertNoteRequest, AddAlertNoteResponse,
-    AlertHistoryEntry, AlertKind, AlertOutcome, AlertState, AssignAlertRequest,
-    AssignAlertResponse, CloseAlertRequest, CloseAlertResponse, GetAlertRequest, GetAlertResponse,
-    ListAlertsRequest, ListAlertsResponse, StoredAlert,
+    AlertDelivery, AlertHistoryEntry, AlertKind, AlertOutcome, AlertState, AlertStatsRequest,
+    AlertStatsResponse, AssignAlertRequest, AssignAlertResponse, CloseAlertRequest,
+    CloseAlertResponse, GetAlertRequest, GetAlertResponse, ListAlertsRequest, ListAlertsResponse,
+    StoredAlert,
 };
 use vigil_request::audit::AuditQuery;
 use vigil_request::{Cursor, MAX_ID_BYTES, Window};
-use vigil_store::{AlertRecord, AlertRow};
+use vigil_store::{AlertRecord, AlertRow, DeliveryAttempt};
 
 use crate::auth::{Action, Caller};
 use crate::backend::{Backend, Target, redact_alert, timestamp};
 use crate::error::{ApiError, ApiResult};
+use crate::metrics;
 use crate::query::{MAX_REPORT_DAYS, query_key};
 
 /// Times a move is retried when others moved the alert in between.
@@ -62,9 +65,14 @@ impl AlertService for Alerts {
             .serve("GetAlert", request, |backend, caller, request| async move {
                 caller.require(Action::ReadAlerts)?;
                 let record = backend.alert_in_scope(&caller, &request.alert_id).await?;
-                Ok(GetAlertResponse {
-                    alert: Some(stored(&caller, &record, true)),
-                })
+                let attempts = backend
+                    .stores
+                    .notifications
+                    .attempts(&request.alert_id)
+                    .await?;
+                let mut alert = stored(&caller, &record, true);
+                alert.deliveries = attempts.iter().map(delivery).collect();
+                Ok(GetAlertResponse { alert: Some(alert) })
             })
             .await
     }
@@ -166,6 +174,60 @@ impl AlertService for Alerts {
             )
             .await
     }
+
+    async fn alert_stats(
+        &self,
+        request: Request<AlertStatsRequest>,
+    ) -> Result<Response<AlertStatsResponse>, Status> {
+        self.backend
+            .serve(
+                "AlertStats",
+                request,
+                |backend, caller, request| async move {
+                    caller.require(Action::ReadAlerts)?;
+                    crate::alert_stats::stats(&backend, &caller, request).await
+                },
+            )
+            .await
+    }
+}
+
+/// Keeps `vigil_api_alerts_open` per commune: recounts every commune's
+/// open-alert index every `every` until `shutdown`.
+pub(crate) async fn count_open(
+    backend: Arc<Backend>,
+    every: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let communes: Vec<String> = backend
+            .registry()
+            .zones()
+            .filter(|zone| zone.level() == ZoneLevel::Commune)
+            .map(|zone| zone.id.clone())
+            .collect();
+        let counts = futures::stream::iter(communes.into_iter().map(|commune| {
+            let backend = Arc::clone(&backend);
+            async move {
+                let open = backend.stores.alerts.open(&commune).await;
+                (commune, open)
+            }
+        }))
+        .buffer_unordered(backend.limits.fanout);
+        tokio::pin!(counts);
+        while let Some((commune, open)) = counts.next().await {
+            // A failed read keeps the last count; the next pass retries.
+            if let Ok(rows) = open {
+                metrics::alerts_open(&commune, rows.len());
+            }
+        }
+    }
 }
 
 impl Backend {
@@ -253,6 +315,18 @@ impl Backend {
                 .apply(action, &actor, Utc::now(), note)
                 .map_err(refused)?;
             if self.stores.alerts.advance(&record, &next, &entry).await? {
+                self.announcer.announce(&record.alert, &entry);
+                if *action == Move::Acknowledge
+                    && let Some(raised) = record.history.first()
+                {
+                    let kind = AlertKind::try_from(record.alert.kind)
+                        .unwrap_or(AlertKind::Unspecified)
+                        .short_name();
+                    metrics::acknowledged(
+                        kind,
+                        (entry.at - raised.at).to_std().unwrap_or_default(),
+                    );
+                }
                 return Ok(moved(record, next, entry));
             }
         }
@@ -340,6 +414,21 @@ fn at(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
 }
 
 /// An alert as `caller` may see it (phone numbers only for dispatchers).
+fn delivery(attempt: &DeliveryAttempt) -> AlertDelivery {
+    AlertDelivery {
+        notification: attempt.notification.clone(),
+        attempt: attempt.attempt,
+        at: at(attempt.at),
+        audience: attempt.audience.clone(),
+        channel_zone_id: attempt.channel_zone.clone(),
+        endpoint: attempt.endpoint.clone(),
+        http_status: attempt.status.map(u32::from).unwrap_or_default(),
+        outcome: attempt.outcome.clone(),
+        latency_ms: attempt.latency_ms,
+        error: attempt.error.clone(),
+    }
+}
+
 fn stored(caller: &Caller, record: &AlertRecord, with_history: bool) -> StoredAlert {
     let life = &record.lifecycle;
     let mut alert = record.alert.clone();
@@ -379,6 +468,7 @@ fn stored(caller: &Caller, record: &AlertRecord, with_history: bool) -> StoredAl
         } else {
             Vec::new()
         },
+        deliveries: Vec::new(),
     }
 }
 
@@ -526,7 +616,7 @@ fn after_cursor(row: &AlertRow, after: Option<Cursor>) -> bool {
 
 impl Backend {
     /// Every commune's alerts of one day in [start, end), newest first.
-    async fn alerts_of_day(
+    pub(crate) async fn alerts_of_day(
         &self,
         communes: &[String],
         day: NaiveDate,

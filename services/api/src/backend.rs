@@ -11,12 +11,14 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 use uuid::Uuid;
+use vigil_bus::changes::AlertAnnouncer;
 use vigil_bus::registry::{RegistryPublisher, SharedRegistry};
 use vigil_domain::{Registry, ZoneLevel};
+use vigil_notify::escalation::Targets;
 use vigil_proto::v1::{AuditEntry, EnrichedDetection};
 use vigil_store::{
     AlertStore, AuditStore, CountStore, EventReader, EventRow, EventStore, ExtractionStore,
-    RegistryStore, StatusStore, StoreError,
+    NotificationStore, RegistryStore, StatusStore, StoreError,
 };
 
 use crate::alerts::{LiveAlerts, StreamSlots};
@@ -60,6 +62,7 @@ pub(crate) struct Stores {
     pub(crate) extractions: ExtractionStore,
     pub(crate) audit: AuditStore,
     pub(crate) alerts: AlertStore,
+    pub(crate) notifications: NotificationStore,
 }
 
 /// Shared state of the API's services.
@@ -77,6 +80,10 @@ pub(crate) struct Backend {
     pub(crate) stream_slots: Arc<StreamSlots>,
     /// How often an open stream's token is checked again.
     pub(crate) token_recheck: Duration,
+    /// Acknowledgement targets, for AlertStats.
+    pub(crate) targets: Targets,
+    /// Announces moves on alerts to every process's live streams.
+    pub(crate) announcer: AlertAnnouncer,
     pub(crate) shutdown: CancellationToken,
 }
 

@@ -14,6 +14,7 @@
 //! Shutdown (SIGTERM): health turns NOT_SERVING, the server stops taking
 //! calls and gives those in flight `--shutdown-grace` to finish.
 
+mod alert_stats;
 mod alerting;
 mod alerts;
 mod auth;
@@ -46,8 +47,8 @@ use vigil_proto::v1::query_service_server::QueryServiceServer;
 use vigil_proto::v1::registry_service_server::RegistryServiceServer;
 use vigil_runtime::{LogArgs, ShutdownArgs};
 use vigil_store::{
-    AlertStore, AuditStore, CountStore, EventReader, EventStore, ExtractionStore, RegistryStore,
-    StatusStore, StoreArgs, TokenStore,
+    AlertStore, AuditStore, CountStore, EventReader, EventStore, ExtractionStore,
+    NotificationStore, RegistryStore, StatusStore, StoreArgs, TokenStore,
 };
 
 pub use alerting::Alerts;
@@ -58,6 +59,8 @@ pub use registry_api::Registries;
 use alerts::{LiveAlerts, StreamSlots};
 use auth::Authenticator;
 use backend::{Backend, Limits, Stores};
+use vigil_bus::changes::AlertAnnouncer;
+use vigil_notify::escalation::Targets;
 use vigil_request::PageTokens;
 
 /// The API's configuration: flags, or `VIGIL_*` environment variables.
@@ -128,6 +131,10 @@ pub struct Config {
     /// replicas.
     #[arg(long, env = "VIGIL_API_PAGE_TOKEN_KEY_FILE")]
     pub page_token_key_file: Option<PathBuf>,
+    /// The acknowledgement targets AlertStats counts against (give it the
+    /// notifier's).
+    #[command(flatten)]
+    pub targets: Targets,
     #[command(flatten)]
     pub log: LogArgs,
     #[command(flatten)]
@@ -196,6 +203,7 @@ pub async fn serve(
         extractions: ExtractionStore::prepare(&keyspace).await?,
         audit: AuditStore::prepare(&keyspace).await?,
         alerts: AlertStore::prepare(&keyspace).await?,
+        notifications: NotificationStore::prepare(&keyspace).await?,
     };
     let auth = Authenticator::new(TokenStore::prepare(&keyspace).await?);
     let (registry, follower) = vigil_bus::registry::follow(&config.kafka, shutdown.clone()).await?;
@@ -220,8 +228,16 @@ pub async fn serve(
         alerts,
         stream_slots: StreamSlots::new(config.alert_streams_per_token, config.max_alert_streams),
         token_recheck: config.token_recheck,
+        targets: config.targets,
+        announcer: AlertAnnouncer::new(&config.kafka)?,
         shutdown: shutdown.clone(),
     });
+
+    let open_alerts = tokio::spawn(alerting::count_open(
+        Arc::clone(&backend),
+        Duration::from_secs(30),
+        shutdown.clone(),
+    ));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<QueryServiceServer<Queries>>().await;
@@ -313,6 +329,7 @@ pub async fn serve(
     }
     let _ = follower.await;
     let _ = alert_reader.await;
+    let _ = open_alerts.await;
     let _ = metrics_server.await;
     info!("Stopped.");
     Ok(())

@@ -24,6 +24,11 @@ pub const ALERT_READERS: &str = "vigil_api_alert_readers";
 pub const ALERT_STREAMS_DROPPED: &str = "vigil_api_alert_streams_dropped_total";
 
 /// Gives every metric its help text, once (from the first call or stream).
+/// From an alert being raised to its acknowledgement, by `kind`.
+pub const TIME_TO_ACKNOWLEDGE: &str = "vigil_api_alert_time_to_acknowledge_seconds";
+/// Alerts not closed yet, by `commune`, recounted every 30 s.
+pub const ALERTS_OPEN: &str = "vigil_api_alerts_open";
+
 fn describe() {
     static DESCRIBED: std::sync::Once = std::sync::Once::new();
     DESCRIBED.call_once(|| {
@@ -50,6 +55,16 @@ fn describe() {
             Unit::Count,
             "Live-alert streams closed because their client fell too far behind."
         );
+        describe_histogram!(
+            TIME_TO_ACKNOWLEDGE,
+            Unit::Seconds,
+            "From an alert being raised to its acknowledgement, by kind."
+        );
+        describe_gauge!(
+            ALERTS_OPEN,
+            Unit::Count,
+            "Alerts not closed yet, by commune."
+        );
         metrics::counter!(ALERTS_STREAMED).increment(0);
         metrics::counter!(ALERT_STREAMS_DROPPED).increment(0);
         metrics::gauge!(ALERT_STREAMS).increment(0.0);
@@ -57,6 +72,17 @@ fn describe() {
             metrics::gauge!(ALERT_READERS, "reader" => reader).increment(0.0);
         }
     });
+}
+
+pub(crate) fn acknowledged(kind: &'static str, after: Duration) {
+    describe();
+    metrics::histogram!(TIME_TO_ACKNOWLEDGE, "kind" => kind).record(after.as_secs_f64());
+}
+
+pub(crate) fn alerts_open(commune: &str, count: usize) {
+    describe();
+    #[allow(clippy::cast_precision_loss)] // counts of alerts
+    metrics::gauge!(ALERTS_OPEN, "commune" => commune.to_owned()).set(count as f64);
 }
 
 pub(crate) fn request(method: &'static str, code: tonic::Code, latency: Duration) {
@@ -170,6 +196,17 @@ impl Shaped for v1::AddAlertNoteRequest {
 
 impl Shaped for v1::CloseAlertRequest {
     const SERVICE: &'static str = ALERT;
+}
+
+impl Shaped for v1::AlertStatsRequest {
+    const SERVICE: &'static str = ALERT;
+    fn shape(&self) -> Shape<'_> {
+        Shape {
+            zone_id: Some(&self.zone_id),
+            window: self.window.as_ref(),
+            ..Shape::default()
+        }
+    }
 }
 
 impl Shaped for v1::ListEventsRequest {

@@ -14,10 +14,11 @@ use vigil_alerting::{Actor, State};
 use vigil_proto::v1::alert_service_client::AlertServiceClient;
 use vigil_proto::v1::audit_service_client::AuditServiceClient;
 use vigil_proto::v1::{
-    AcknowledgeAlertRequest, AddAlertNoteRequest, AlertOutcome, AlertState, AssignAlertRequest,
-    CloseAlertRequest, GetAlertRequest, ListAlertsRequest, ListAuditRequest, TimeWindow,
+    AcknowledgeAlertRequest, AddAlertNoteRequest, AlertOutcome, AlertState, AlertStatsRequest,
+    AssignAlertRequest, CloseAlertRequest, GetAlertRequest, ListAlertsRequest, ListAuditRequest,
+    TimeWindow,
 };
-use vigil_store::{AlertStore, Raised};
+use vigil_store::{AlertStore, DeliveryAttempt, NotificationStore, Raised};
 
 fn window() -> TimeWindow {
     let now = Utc::now();
@@ -361,5 +362,86 @@ async fn an_alert_is_taken_assigned_and_closed_once_by_whoever_is_first() -> any
             "{action}: each attempt has its outcome"
         );
     }
+
+    // How the commune's alerts were taken: two raised, one acknowledged (3
+    // minutes after it was raised, within the 5 minute target of a
+    // priority-1 hit) and closed as confirmed, one still open.
+    let stats = |who: &str| {
+        let mut client = alerts.clone();
+        let request = fx.request(
+            who,
+            AlertStatsRequest {
+                zone_id: String::new(),
+                window: Some(listed),
+            },
+        );
+        async move { client.alert_stats(request).await }
+    };
+    let commune = stats("police_a").await?.into_inner();
+    assert_eq!(commune.communes.len(), 1);
+    let row = &commune.communes[0];
+    assert_eq!(row.commune_id, fx.commune_a);
+    assert_eq!(
+        (
+            row.raised,
+            row.acknowledged,
+            row.acknowledged_within_target,
+            row.open,
+            row.escalated
+        ),
+        (2, 1, 1, 1, 0)
+    );
+    assert!(
+        (170.0..=300.0).contains(&row.median_seconds_to_acknowledge),
+        "{row:?}"
+    );
+    let confirmed = row
+        .outcomes
+        .iter()
+        .find(|o| o.outcome() == AlertOutcome::Confirmed)
+        .map(|o| o.count);
+    assert_eq!(confirmed, Some(1));
+    assert_eq!(commune.total.as_ref().map(|t| t.raised), Some(2));
+    let village = stats("captain_a").await?.into_inner();
+    assert_eq!(village.total.map(|t| t.raised), Some(1));
+    let province = stats("operator").await?.into_inner();
+    assert_eq!(province.total.map(|t| t.raised), Some(3));
+
+    // Delivery attempts the notifier recorded are shown with the alert.
+    NotificationStore::prepare(&fx.env.keyspace)
+        .await?
+        .record_attempt(&DeliveryAttempt {
+            alert_id: mine.alert_id.clone(),
+            notification: format!("{}/team", mine.alert_id),
+            attempt: 1,
+            at: Utc::now(),
+            audience: "team".into(),
+            channel_zone: fx.village_a.clone(),
+            endpoint: "receiver.example:443".into(),
+            status: Some(200),
+            outcome: "delivered".into(),
+            latency_ms: 42,
+            error: String::new(),
+        })
+        .await?;
+    let shown = alerts
+        .get_alert(get("captain_a", &mine.alert_id))
+        .await?
+        .into_inner()
+        .alert
+        .unwrap();
+    let deliveries: Vec<(&str, u32, &str, u32)> = shown
+        .deliveries
+        .iter()
+        .map(|d| {
+            (
+                d.audience.as_str(),
+                d.attempt,
+                d.outcome.as_str(),
+                d.http_status,
+            )
+        })
+        .collect();
+    assert_eq!(deliveries, [("team", 1, "delivered", 200)]);
     fx.stop().await
 }

@@ -25,7 +25,7 @@ use vigil_proto::v1 as pb;
 
 use crate::intake::{Intake, Source};
 use crate::metrics;
-use crate::signing::{IngestKey, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER};
+use vigil_signing::{SIGNATURE_HEADER, SignatureError, SigningKey, TIMESTAMP_HEADER};
 
 /// Who may post detections.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub enum IngestAuth {
     /// sources, `/metrics` and `/healthz` are unaffected).
     Off,
     /// Only requests signed with this site's key.
-    Signed(Arc<IngestKey>),
+    Signed(Arc<SigningKey>),
     /// Any request, signed or not (`--ingest-allow-unsigned`, lab use).
     Unsigned,
 }
@@ -293,7 +293,7 @@ async fn ingest(
             header(&headers, TIMESTAMP_HEADER),
             header(&headers, SIGNATURE_HEADER),
             &body,
-            crate::signing::unix_now(),
+            vigil_signing::unix_now(),
         )
     {
         return unauthorized(&problem);

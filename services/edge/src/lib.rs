@@ -10,7 +10,6 @@ pub mod http;
 pub mod intake;
 pub mod metrics;
 pub mod publisher;
-pub mod signing;
 pub mod source;
 
 use std::net::SocketAddr;
@@ -235,7 +234,7 @@ fn ingest_auth(config: &Config) -> anyhow::Result<http::IngestAuth> {
     Ok(
         match (&config.ingest_key_file, config.ingest_allow_unsigned) {
             (Some(path), _) => http::IngestAuth::Signed(Arc::new(
-                signing::IngestKey::from_file(path).context("--ingest-key-file")?,
+                vigil_signing::SigningKey::from_file(path).context("--ingest-key-file")?,
             )),
             (None, true) => http::IngestAuth::Unsigned,
             (None, false) => http::IngestAuth::Off,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Agent, delivered_event_ids, event_ids, json_detection, signed_post, spool_dir};
 use reqwest::StatusCode;
-use vigil_edge::signing::{IngestKey, SIGNATURE_HEADER, TIMESTAMP_HEADER, unix_now};
+use vigil_signing::{SIGNATURE_HEADER, SigningKey, TIMESTAMP_HEADER, unix_now};
 use vigil_testkit::TestEnv;
 
 /// The status and the `error` text of a refused request.
@@ -55,7 +55,7 @@ async fn unsigned_forged_and_stale_requests_get_401_and_nothing_is_published() -
     );
 
     // Signed with another key (another site's, or a guess).
-    let wrong_key = IngestKey::new(&[b'w'; 32])?;
+    let wrong_key = SigningKey::new(&[b'w'; 32])?;
     let forged = agent
         .http
         .post(&url)

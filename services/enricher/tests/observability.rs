@@ -5,19 +5,21 @@
 //! - one detection posted to an edge agent is one trace: the edge's
 //!   `publish`, the enricher's `process` (its child) and `publish`, the
 //!   writer's `process` (child of that), all with the Kafka messaging
-//!   attributes;
+//!   attributes; the watchlist alert it raises goes on into the notifier's
+//!   `process` and its `deliver` attempt to the team's receiver;
 //! - an API call is a span with the RPC attributes and the query's shape,
 //!   and nothing of the caller's token;
 //! - every service's `/metrics` answers with the names
 //!   `docs/observability.md` documents for it.
 //!
-//! The four services run in this process, like `pipeline.rs` does. A test
+//! The five services run in this process, like `pipeline.rs` does. A test
 //! binary of its own: the log subscriber and the trace exporter are
 //! process-wide, and are set up here with export on (through
 //! `LogArgs::init_with`, since tests cannot set environment variables).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,9 +37,12 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::{Ascii, MetadataValue};
 use vigil_domain::{RegistryEntity, WatchlistEntry};
+use vigil_proto::v1::alert_service_client::AlertServiceClient;
 use vigil_proto::v1::query_service_client::QueryServiceClient;
-use vigil_proto::v1::{ListEventsRequest, Role, StreamAlertsRequest, TimeWindow};
-use vigil_store::{EventStore, TokenStore, mint_token};
+use vigil_proto::v1::{
+    AcknowledgeAlertRequest, ListEventsRequest, Role, StreamAlertsRequest, TimeWindow,
+};
+use vigil_store::{EventStore, NotificationStore, StoredChannel, TokenStore, mint_token};
 use vigil_synth::ProvinceSpec;
 use vigil_testkit::{TestEnv, eventually, free_port, install_registry, unique_name};
 
@@ -134,8 +139,8 @@ fn documented_metrics() -> anyhow::Result<BTreeMap<String, Vec<String>>> {
         by_service.entry(service).or_default().push(name);
     }
     ensure!(
-        by_service.len() == 4,
-        "expected metrics of edge, enricher, writer and api in {path:?}: {by_service:?}"
+        by_service.len() == 5,
+        "expected metrics of edge, enricher, writer, api and notifier in {path:?}: {by_service:?}"
     );
     Ok(by_service)
 }
@@ -202,7 +207,7 @@ async fn one_detection_is_one_trace_and_every_service_serves_its_metrics() -> an
     let prefix = env.kafka.topic_prefix.clone();
     let spool = std::env::temp_dir().join(unique_name("observability_spool"));
     let (enricher_group, writer_group) = (unique_name("enricher"), unique_name("writer"));
-    let ports: BTreeMap<&str, u16> = ["edge", "enricher", "writer", "api"]
+    let ports: BTreeMap<&str, u16> = ["edge", "enricher", "writer", "api", "notifier"]
         .into_iter()
         .map(|service| (service, free_port()))
         .collect();
@@ -268,6 +273,40 @@ async fn one_detection_is_one_trace_and_every_service_serves_its_metrics() -> an
         "--shutdown-grace",
         "5s",
     ]);
+    // The notifier delivers the alert to a receiver of the province's.
+    let (webhooks, webhook_url) = webhook_receiver().await?;
+    NotificationStore::prepare(&env.keyspace)
+        .await?
+        .put_channel(&StoredChannel {
+            zone_id: "th".to_owned(),
+            url: webhook_url,
+            format: "webhook".to_owned(),
+            language: "vi".to_owned(),
+            recipient: String::new(),
+            updated_by: "test".to_owned(),
+            updated_at: None,
+        })
+        .await?;
+    let key_file = std::env::temp_dir().join(unique_name("observability_key"));
+    std::fs::write(&key_file, "k".repeat(32))?;
+    let notifier_group = unique_name("notifier");
+    let notifier = vigil_notifier::Config::parse_from([
+        "vigil-notifier",
+        "--topic-prefix",
+        &prefix,
+        "--keyspace",
+        &env.store.keyspace,
+        "--group",
+        &notifier_group,
+        "--signing-key-file",
+        key_file.to_str().context("a UTF-8 temp dir")?,
+        "--lag-interval",
+        "1s",
+        "--metrics-listen",
+        &format!("127.0.0.1:{}", ports["notifier"]),
+        "--shutdown-grace",
+        "5s",
+    ]);
     let stop = CancellationToken::new();
     let tasks = [
         tokio::spawn(vigil_edge::run(edge, stop.clone())),
@@ -277,6 +316,10 @@ async fn one_detection_is_one_trace_and_every_service_serves_its_metrics() -> an
             async move { Ok(vigil_writer::run(writer, stop).await?) }
         }),
         tokio::spawn(vigil_api::serve(api, api_listener, stop.clone())),
+        tokio::spawn({
+            let stop = stop.clone();
+            async move { Ok(vigil_notifier::run(notifier, stop).await?) }
+        }),
     ];
 
     // One detection of a registered camera; also one of a camera the
@@ -445,10 +488,54 @@ async fn one_detection_is_one_trace_and_every_service_serves_its_metrics() -> an
         Some(writer_group.clone())
     );
 
+    // The trace goes on into the notifier: its processing of the alert,
+    // and the delivery attempt under it.
+    let process_alert = format!("process {}", topics.alerts);
+    let (notifier_process, delivery) = eventually(
+        "the notifier's spans in the detection's trace",
+        Duration::from_secs(30),
+        || {
+            let receiver = receiver.clone();
+            let (trace_id, process_alert, group) =
+                (&edge_publish.trace_id, &process_alert, &notifier_group);
+            async move {
+                vigil_runtime::telemetry::flush().await;
+                let spans: Vec<OtlpSpan> = receiver
+                    .spans()
+                    .into_iter()
+                    .filter(|s| s.trace_id == *trace_id)
+                    .collect();
+                let process = spans.iter().find(|s| {
+                    s.name == *process_alert
+                        && attr(s, "messaging.consumer.group.name").as_ref() == Some(group)
+                });
+                let delivery = spans.iter().find(|s| s.name == "deliver team");
+                Ok(process.cloned().zip(delivery.cloned()))
+            }
+        },
+    )
+    .await?;
+    assert_eq!(notifier_process.parent_span_id, alert_publish.span_id);
+    assert_eq!(delivery.parent_span_id, notifier_process.span_id);
+    assert_eq!(delivery.kind, SpanKind::Client as i32);
+    assert_eq!(
+        attr(&delivery, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        attr(&delivery, "vigil.delivery.outcome").as_deref(),
+        Some("delivered")
+    );
+    ensure!(
+        webhooks.load(std::sync::atomic::Ordering::SeqCst) == 1,
+        "one webhook received"
+    );
+
     // An API call: its span has the RPC attributes and the query's shape.
     let channel = tonic::transport::Endpoint::from_shared(api_address)?
         .connect()
         .await?;
+    let client_channel = channel.clone();
     let mut client = QueryServiceClient::new(channel);
     // A window ending in the future: the timestamps sent are whole seconds.
     let now = chrono::Utc::now() + chrono::Duration::minutes(1);
@@ -500,6 +587,24 @@ async fn one_detection_is_one_trace_and_every_service_serves_its_metrics() -> an
         .context("the alert stream ended")?;
     assert_eq!(alert.event_id, event_id);
     drop(stream);
+    // Someone takes it (once the writer has stored it).
+    let alerts = AlertServiceClient::new(client_channel.clone());
+    eventually(
+        "the alert to be acknowledged",
+        Duration::from_secs(30),
+        || {
+            let mut alerts = alerts.clone();
+            let request = with_token(
+                AcknowledgeAlertRequest {
+                    alert_id: alert.alert_id.clone(),
+                    note: String::new(),
+                },
+                &bearer,
+            );
+            async move { Ok(alerts.acknowledge_alert(request).await.ok()) }
+        },
+    )
+    .await?;
 
     let call = eventually("the ListEvents span", Duration::from_secs(30), || {
         let receiver = receiver.clone();
@@ -559,5 +664,20 @@ async fn one_detection_is_one_trace_and_every_service_serves_its_metrics() -> an
         task.await??;
     }
     let _ = std::fs::remove_dir_all(&spool);
+    let _ = std::fs::remove_file(&key_file);
     Ok(())
+}
+
+/// An HTTP receiver answering 200 to everything, counting requests.
+async fn webhook_receiver() -> anyhow::Result<(Arc<AtomicUsize>, String)> {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&count);
+    let router = axum::Router::new().fallback(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { "taken" }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/province", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok((count, url))
 }

@@ -1,11 +1,13 @@
 //! `vigilctl alerts`: follow live alerts (the default), or list, show and
-//! act on stored alerts (acknowledge, assign, note, close).
+//! act on stored alerts (acknowledge, assign, note, close), and report how
+//! they were taken (stats).
 
 use tonic::transport::Channel;
 use vigil_proto::v1::alert_service_client::AlertServiceClient;
 use vigil_proto::v1::{
-    AcknowledgeAlertRequest, AddAlertNoteRequest, AlertOutcome, AlertState, AssignAlertRequest,
-    CloseAlertRequest, GetAlertRequest, ListAlertsRequest, StoredAlert,
+    AcknowledgeAlertRequest, AddAlertNoteRequest, AlertOutcome, AlertState, AlertStatsRequest,
+    AlertStatsRow, AssignAlertRequest, CloseAlertRequest, GetAlertRequest, ListAlertsRequest,
+    StoredAlert,
 };
 
 use crate::client::{Api, ApiArgs, Row, WindowArgs, alert_kind_name, enum_name, local_time, place};
@@ -90,6 +92,17 @@ enum AlertsCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// How alerts were taken per commune: raised, acknowledged within
+    /// target, median and p90 time to acknowledge, escalated, outcomes.
+    Stats {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Zone id; default the token's zone.
+        #[arg(long, default_value = "")]
+        zone: String,
+        #[command(flatten)]
+        window: WindowArgs,
+    },
 }
 
 fn state(name: &str) -> Result<i32, String> {
@@ -163,6 +176,30 @@ pub async fn run(args: AlertCommands) -> anyhow::Result<()> {
                 })
                 .collect();
             api.print(&history);
+            let deliveries: Vec<Row> = shown
+                .deliveries
+                .iter()
+                .map(|d| {
+                    vec![
+                        ("delivery at (UTC+7)", local_time(d.at.as_ref())),
+                        ("to", d.audience.clone()),
+                        ("attempt", d.attempt.to_string()),
+                        ("outcome", d.outcome.clone()),
+                        (
+                            "status",
+                            match d.http_status {
+                                0 => "-".to_owned(),
+                                status => status.to_string(),
+                            },
+                        ),
+                        ("ms", d.latency_ms.to_string()),
+                        ("channel", d.channel_zone_id.clone()),
+                        ("endpoint", d.endpoint.clone()),
+                        ("error", d.error.clone()),
+                    ]
+                })
+                .collect();
+            api.print(&deliveries);
         }
         AlertsCommand::Ack {
             api,
@@ -218,8 +255,64 @@ pub async fn run(args: AlertCommands) -> anyhow::Result<()> {
             })
             .await?;
         }
+        AlertsCommand::Stats { api, zone, window } => {
+            let api = api.connect().await?;
+            let stats = AlertServiceClient::new(api.channel.clone())
+                .alert_stats(api.request(AlertStatsRequest {
+                    zone_id: zone,
+                    window: Some(window.window()?),
+                }))
+                .await?
+                .into_inner();
+            let rows: Vec<Row> = stats
+                .communes
+                .iter()
+                .chain(stats.total.as_ref())
+                .map(stats_row)
+                .collect();
+            api.print(&rows);
+        }
     }
     Ok(())
+}
+
+/// One line of `alerts stats`.
+fn stats_row(row: &AlertStatsRow) -> Row {
+    let seconds = |s: f64| {
+        if row.acknowledged == 0 {
+            "-".to_owned()
+        } else {
+            humantime::format_duration(std::time::Duration::from_secs_f64(s.round())).to_string()
+        }
+    };
+    let mut cells = vec![
+        (
+            "commune",
+            if row.commune_id.is_empty() {
+                "(total)".to_owned()
+            } else {
+                format!("{} {}", row.commune_id, row.commune_name)
+            },
+        ),
+        ("raised", row.raised.to_string()),
+        ("acked", row.acknowledged.to_string()),
+        ("in target", row.acknowledged_within_target.to_string()),
+        ("median ack", seconds(row.median_seconds_to_acknowledge)),
+        ("p90 ack", seconds(row.p90_seconds_to_acknowledge)),
+        ("escalated", row.escalated.to_string()),
+        ("open", row.open.to_string()),
+    ];
+    for count in &row.outcomes {
+        let name = match AlertOutcome::try_from(count.outcome) {
+            Ok(AlertOutcome::Confirmed) => "confirmed",
+            Ok(AlertOutcome::FalsePositive) => "false pos.",
+            Ok(AlertOutcome::NoAction) => "no action",
+            Ok(AlertOutcome::Duplicate) => "duplicate",
+            _ => continue,
+        };
+        cells.push((name, count.count.to_string()));
+    }
+    cells
 }
 
 /// Connects, makes one move on an alert, and prints the alert as it now

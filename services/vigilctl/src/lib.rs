@@ -5,6 +5,7 @@
 //! subcommand is a module (or a function of one) with its own arguments.
 
 pub mod alerting;
+pub mod channels;
 pub mod client;
 pub mod demo;
 pub mod manage;
@@ -34,6 +35,8 @@ enum Command {
     Registry(registry::RegistryArgs),
     /// Issue, list and revoke API tokens.
     Token(token::TokenArgs),
+    /// Where each zone's alerts are delivered (vigil-notifier).
+    Channels(channels::ChannelsArgs),
     /// Events in a zone and time window, newest first.
     Events(query::EventsArgs),
     /// Where a plate was seen (needs --reason; audited).
@@ -72,6 +75,7 @@ impl Cli {
             Command::Demo(args) => demo::run(args).await,
             Command::Registry(args) => registry::run(args).await,
             Command::Token(args) => token::run(args).await,
+            Command::Channels(args) => channels::run(args).await,
             Command::Events(args) => query::events(args).await,
             Command::Trajectory(args) => query::trajectory(args).await,
             Command::Coverage(args) => query::coverage(args).await,

@@ -418,13 +418,32 @@ pub async fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         let Some(alert) = next else { break };
         let alert = alert.context("the alert stream failed")?;
         seen += 1;
+        // A move on a stored alert reads as its new state and who made it.
+        let (state, summary) = match &alert.change {
+            None => ("raised".to_owned(), alert.summary.clone()),
+            Some(change) => (
+                change.state.clone(),
+                format!(
+                    "{} by {}{}",
+                    change.action,
+                    change.actor,
+                    if change.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", change.detail)
+                    }
+                ),
+            ),
+        };
         let row = vec![
             ("raised (UTC+7)", local_time(alert.raised_at.as_ref())),
+            ("alert", alert.alert_id.clone()),
+            ("state", state),
             ("kind", alert_kind_name(alert.kind)),
             ("priority", alert.priority.to_string()),
-            ("camera", alert.camera_id),
+            ("camera", alert.camera_id.clone()),
             ("zone", place(&alert.zone_path)),
-            ("summary", alert.summary),
+            ("summary", summary),
         ];
         print_streamed(&api, &row);
     }

@@ -251,6 +251,7 @@ async fn an_alert_is_taken_and_closed_from_the_command_line() -> anyhow::Result<
     let commune = api.communes()[0].clone();
     let police = api.token(Role::CommunePolice, &commune).await?;
     let alert_id = uuid::Uuid::new_v4().to_string();
+    let started = chrono::Utc::now() - chrono::Duration::seconds(5);
     let raised = vigil_proto::v1::Alert {
         alert_id: alert_id.clone(),
         kind: vigil_proto::v1::AlertKind::CameraOffline.into(),
@@ -321,5 +322,49 @@ async fn an_alert_is_taken_and_closed_from_the_command_line() -> anyhow::Result<
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
     assert_eq!(listed[0]["alert"], alert_id.as_str(), "{listed}");
     assert_eq!(listed[0]["outcome"], "confirmed", "{listed}");
+
+    // Live streams saw both moves, as state changes of the alert.
+    let from = started.to_rfc3339();
+    let followed = succeeded(api.vigilctl(
+        &police,
+        &[
+            "alerts",
+            "--from",
+            &from,
+            "--limit",
+            "2",
+            "--duration",
+            "60s",
+            "--json",
+        ],
+    )?)?;
+    let states: Vec<(String, String)> = followed
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            (
+                row["alert"].as_str().unwrap_or_default().to_owned(),
+                row["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (alert_id.clone(), "acknowledged".to_owned()),
+            (alert_id.clone(), "closed".to_owned())
+        ],
+        "{followed}"
+    );
+
+    // How the commune's alerts were taken.
+    let stats = json(api.vigilctl(&police, &["alerts", "stats", "--since", "1h", "--json"])?)?;
+    let total = &stats[stats.as_array().map_or(0, Vec::len) - 1];
+    assert_eq!(total["commune"], "(total)", "{stats}");
+    assert_eq!(
+        (&total["raised"], &total["acked"], &total["confirmed"]),
+        (&"1".into(), &"1".into(), &"1".into()),
+        "{stats}"
+    );
     api.stop().await
 }

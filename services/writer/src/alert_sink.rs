@@ -38,6 +38,8 @@ impl AlertSink {
     async fn store(&self, message: OwnedMessage) {
         let (partition, offset) = (message.partition(), message.offset());
         let alert = match Alert::decode(message.payload().unwrap_or_default()) {
+            // A move announced to live streams: already stored.
+            Ok(alert) if alert.change.is_some() => return,
             Ok(alert) if !alert.alert_id.is_empty() => alert,
             Ok(_) => {
                 error!(partition, offset, "Skipping an alert without an id.");

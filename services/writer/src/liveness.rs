@@ -382,6 +382,7 @@ fn camera_alert(
         hit: None,
         event_id: String::new(),
         summary,
+        change: None,
     }
 }
 

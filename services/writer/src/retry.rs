@@ -6,7 +6,6 @@ use std::future::Future;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use tracing::warn;
 use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
 use vigil_store::StoreError;
 
@@ -25,30 +24,12 @@ static FAILURES: LazyLock<WarnLimiter> =
 /// Runs `attempt` until it succeeds, backing off between failures, for as
 /// long as it takes: every error is taken as passing (node down, timeout,
 /// overload, a restart in progress).
-pub(crate) async fn until_ok<T, F, Fut>(mut attempt: F) -> T
+pub(crate) async fn until_ok<T, F, Fut>(attempt: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
 {
-    let mut backoff = POLICY.backoff();
-    loop {
-        match attempt().await {
-            Ok(value) => {
-                if backoff.attempts() > 0 {
-                    FAILURES.succeeded();
-                }
-                return value;
-            }
-            Err(error) => {
-                let retry_in = backoff.next_delay();
-                if let Some(failures) = FAILURES.failed() {
-                    warn!(%error, failures, ?retry_in, "Database operation failed; retrying (further failures within a minute are counted, not logged).");
-                }
-                metrics::retry();
-                tokio::time::sleep(retry_in).await;
-            }
-        }
-    }
+    vigil_runtime::retry::until_ok(POLICY, &FAILURES, metrics::retry, attempt).await
 }
 
 /// Like [`until_ok`], except that the store refusing an event that lacks

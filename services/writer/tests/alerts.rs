@@ -7,13 +7,13 @@
 mod common;
 
 use chrono::Utc;
-use common::{Writer, committed_to_end, config, eventually, producer};
+use common::{Writer, config, eventually, producer};
 use prost::Message as _;
 use rdkafka::producer::FutureRecord;
 use vigil_alerting::{Action, Actor, Outcome, State};
 use vigil_proto::v1::{Alert, AlertKind};
 use vigil_store::AlertStore;
-use vigil_testkit::{PATIENCE, TestEnv};
+use vigil_testkit::{PATIENCE, TestEnv, committed_to_end};
 
 const COMMUNE: &str = "th.ba-thuoc";
 

@@ -6,11 +6,11 @@ mod common;
 use anyhow::ensure;
 use chrono::{DurationRound, TimeDelta, Utc};
 use common::{
-    Writer, committed_to_end, config, enriched_events, event_id, eventually, expected_counts,
-    produce_events, producer, row_count, stored_counts,
+    Writer, config, enriched_events, event_id, eventually, expected_counts, produce_events,
+    producer, row_count, stored_counts,
 };
 use vigil_store::{CountStore, EventStore};
-use vigil_testkit::{PATIENCE, TestEnv};
+use vigil_testkit::{PATIENCE, TestEnv, committed_to_end};
 
 /// Three cameras, one in each of three communes.
 const CAMERAS: &[(&str, &str, &str)] = &[

@@ -12,8 +12,8 @@ use anyhow::{Context, bail, ensure};
 use prost::Message as _;
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use vigil_edge::signing::IngestKey;
 use vigil_proto::v1::Detection;
+use vigil_signing::SigningKey;
 use vigil_testkit::{TestEnv, free_port};
 
 /// The ingest key of the test agents.
@@ -25,7 +25,7 @@ pub struct Agent {
     pub port: u16,
     pub http: reqwest::Client,
     /// The key its HTTP ingest checks signatures with.
-    pub key: IngestKey,
+    pub key: SigningKey,
     /// Where its standard error (the log) goes.
     log: PathBuf,
 }
@@ -86,7 +86,7 @@ impl Agent {
             child,
             port,
             http: reqwest::Client::new(),
-            key: IngestKey::new(TEST_KEY)?,
+            key: SigningKey::new(TEST_KEY)?,
             log,
         };
         let started = Instant::now();

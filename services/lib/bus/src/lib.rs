@@ -4,6 +4,7 @@
 //! what librdkafka reports at sensible levels, consumer lag, and trace
 //! context in record headers.
 
+pub mod changes;
 pub mod context;
 pub mod lag;
 pub mod pipeline;

@@ -311,6 +311,7 @@ fn watchlist_alert(
             hit.reason,
             event.zone_path.join(" > ")
         ),
+        change: None,
     }
 }
 

@@ -6,6 +6,8 @@
 //! long outage from flooding the log: the first failure is logged, then at
 //! most one line per interval carrying how many failures it stands for.
 
+use std::fmt::Display;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -128,6 +130,43 @@ impl WarnLimiter {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Runs `attempt` until it succeeds, pausing by `policy` between failures,
+/// for as long as it takes: for work whose input stays safe meanwhile (an
+/// uncommitted record), where giving up would lose it. Failures are logged
+/// through `failures` (at most one line per its interval) and counted by
+/// `on_retry`.
+pub async fn until_ok<T, E, F, Fut>(
+    policy: RetryPolicy,
+    failures: &WarnLimiter,
+    on_retry: impl Fn(),
+    mut attempt: F,
+) -> T
+where
+    E: Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut backoff = policy.backoff();
+    loop {
+        match attempt().await {
+            Ok(value) => {
+                if backoff.attempts() > 0 {
+                    failures.succeeded();
+                }
+                return value;
+            }
+            Err(error) => {
+                let retry_in = backoff.next_delay();
+                if let Some(failed) = failures.failed() {
+                    tracing::warn!(%error, failures = failed, ?retry_in, "Operation failed; retrying (further failures within the interval are counted, not logged).");
+                }
+                on_retry();
+                tokio::time::sleep(retry_in).await;
+            }
+        }
     }
 }
 

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
 use scylla::client::session::Session;
-use scylla::response::query_result::QueryResult;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlValue;
 use vigil_alerting::{Actor, HistoryEntry, Lifecycle, Outcome, Stamp, State};
 use vigil_proto::v1::Alert;
 
+use crate::lwt::Conditional;
 use crate::{Keyspace, StoreError, execute, fetch_all, rows_error};
 
 /// A history entry as stored: (at, actor, role, action, from, to, detail).
@@ -73,7 +73,6 @@ pub struct AlertStore {
     insert_open: PreparedStatement,
     delete_open: PreparedStatement,
     select: PreparedStatement,
-    select_state: PreparedStatement,
     select_day: PreparedStatement,
     select_open: PreparedStatement,
     mv: PreparedStatement,
@@ -104,7 +103,7 @@ impl AlertStore {
         Ok(Self {
             session: keyspace.session().clone(),
             insert: keyspace
-                .prepare(
+                .prepare_conditional(
                     "insert into alerts_by_id",
                     "INSERT INTO ${keyspace}.alerts_by_id (alert_id, payload, commune_id, village_id, \
                      kind, priority, raised_at, state, version, escalation_level, history) \
@@ -133,12 +132,6 @@ impl AlertStore {
                 )
                 .await?,
             select: keyspace.prepare("select from alerts_by_id", &select).await?,
-            select_state: keyspace
-                .prepare(
-                    "select state from alerts_by_id",
-                    "SELECT state FROM ${keyspace}.alerts_by_id WHERE alert_id = ?",
-                )
-                .await?,
             select_day: keyspace
                 .prepare(
                     "select from alerts_by_commune_day",
@@ -155,7 +148,7 @@ impl AlertStore {
                 )
                 .await?,
             mv: keyspace
-                .prepare(
+                .prepare_conditional(
                     "move an alert",
                     "UPDATE ${keyspace}.alerts_by_id SET state = ?, version = ?, \
                      acknowledged_by = ?, acknowledged_at = ?, closed_by = ?, closed_at = ?, \
@@ -194,10 +187,22 @@ impl AlertStore {
                 what: format!("storing alert {}", alert.alert_id),
                 source: Box::new(source),
             })?;
-        let raised = if applied(result, "alerts_by_id (insert if not exists)")? {
-            Raised::New
-        } else {
-            Raised::Again(self.state(&alert.alert_id).await?.unwrap_or(State::Raised))
+        // Not applied: the result row is the stored alert, state and all.
+        let found = Conditional::of(result, "alerts_by_id (insert if not exists)")?;
+        let raised = match found.get("state") {
+            _ if found.applied => Raised::New,
+            Some(CqlValue::Text(state)) => Raised::Again(State::parse(state).ok_or_else(|| {
+                rows_error(
+                    "alerts_by_id",
+                    format!("alert {} in state {state:?}", alert.alert_id),
+                )
+            })?),
+            other => {
+                return Err(rows_error(
+                    "alerts_by_id",
+                    format!("alert {} stored with no state ({other:?})", alert.alert_id),
+                ));
+            }
         };
         let row = AlertRow {
             raised_at,
@@ -241,18 +246,6 @@ impl AlertStore {
         Ok(raised)
     }
 
-    async fn state(&self, alert_id: &str) -> Result<Option<State>, StoreError> {
-        let rows: Vec<(String,)> = fetch_all(
-            &self.session,
-            &self.select_state,
-            (alert_id,),
-            || format!("reading the state of alert {alert_id}"),
-            "alerts_by_id",
-        )
-        .await?;
-        Ok(rows.first().and_then(|(state,)| State::parse(state)))
-    }
-
     /// One alert with its lifecycle and history.
     pub async fn get(&self, alert_id: &str) -> Result<Option<AlertRecord>, StoreError> {
         let rows: Vec<Row> = fetch_all(
@@ -267,7 +260,8 @@ impl AlertStore {
     }
 
     /// Moves `current` to `next`, appending `entry`, if nobody moved it
-    /// since it was read. `false`: someone did; read it again.
+    /// since it was read. `false`: someone did; read it again. A move whose
+    /// answer was lost and that is then found applied counts as applied.
     pub async fn advance(
         &self,
         current: &AlertRecord,
@@ -305,7 +299,14 @@ impl AlertStore {
                 what: format!("moving alert {alert_id} to {}", next.state),
                 source: Box::new(source),
             })?;
-        let moved = applied(result, "alerts_by_id (update if version)")?;
+        let moved = Conditional::of(result, "alerts_by_id (update if version)")?.applied
+            || self.get(alert_id).await?.is_some_and(|now| {
+                now.lifecycle.version == next.version
+                    && now
+                        .history
+                        .last()
+                        .is_some_and(|last| same_entry(last, entry))
+            });
         if moved && next.state == State::Closed {
             self.close_index(&current.alert).await?;
         }
@@ -398,23 +399,13 @@ fn tuple(entry: &HistoryEntry) -> HistoryTuple {
     )
 }
 
-/// The `[applied]` column of a conditional statement's result.
-fn applied(result: QueryResult, what: &'static str) -> Result<bool, StoreError> {
-    let rows = result.into_rows_result().map_err(|e| rows_error(what, e))?;
-    let at = rows
-        .column_specs()
-        .iter()
-        .position(|spec| spec.name() == "[applied]");
-    let row = rows
-        .maybe_first_row::<scylla::value::Row>()
-        .map_err(|e| rows_error(what, e))?;
-    match at
-        .zip(row)
-        .and_then(|(at, row)| row.columns.get(at).cloned().flatten())
-    {
-        Some(CqlValue::Boolean(applied)) => Ok(applied),
-        other => Err(rows_error(what, format!("no [applied] column ({other:?})"))),
-    }
+/// `stored` is `entry` read back (timestamps are kept to the millisecond).
+fn same_entry(stored: &HistoryEntry, entry: &HistoryEntry) -> bool {
+    stored.at.timestamp_millis() == entry.at.timestamp_millis()
+        && HistoryEntry {
+            at: stored.at,
+            ..entry.clone()
+        } == *stored
 }
 
 fn record(row: Row) -> Result<AlertRecord, StoreError> {

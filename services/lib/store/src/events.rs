@@ -17,12 +17,13 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use prost::Message;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::{CqlTimestamp, CqlValue, Row};
+use scylla::value::{CqlTimestamp, CqlValue};
 use uuid::Uuid;
 use vigil_domain::plate::ocr_key;
 use vigil_proto::v1::EnrichedDetection;
 
-use crate::{Keyspace, StoreError};
+use crate::lwt::Conditional;
+use crate::{Keyspace, StoreError, rows_error};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -252,28 +253,13 @@ impl EventStore {
                 what: format!("writing event {} to events_by_id", keys.event_id),
                 source: Box::new(source),
             })?;
-        let rows_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Rows {
-            what: "events_by_id (insert if not exists)",
-            source: e,
-        };
-        let rows = result.into_rows_result().map_err(|e| rows_err(e.into()))?;
-        let column = |name: &str| {
-            rows.column_specs()
-                .iter()
-                .position(|spec| spec.name() == name)
-        };
-        let (applied_at, payload_at) = (column("[applied]"), column("payload"));
-        let row = rows
-            .maybe_first_row::<Row>()
-            .map_err(|e| rows_err(e.into()))?
-            .map(|row| row.columns)
-            .unwrap_or_default();
-        let value = |at: Option<usize>| at.and_then(|at| row.get(at).cloned().flatten());
-        match (value(applied_at), value(payload_at)) {
-            (Some(CqlValue::Boolean(true)), _) => Ok(None),
-            (Some(CqlValue::Boolean(false)), Some(CqlValue::Blob(stored))) => Ok(Some(stored)),
-            (applied, _) => Err(rows_err(
-                format!("an [applied] of {applied:?} with no stored payload").into(),
+        let found = Conditional::of(result, "events_by_id (insert if not exists)")?;
+        match (found.applied, found.get("payload")) {
+            (true, _) => Ok(None),
+            (false, Some(CqlValue::Blob(stored))) => Ok(Some(stored.clone())),
+            (false, other) => Err(rows_error(
+                "events_by_id (insert if not exists)",
+                format!("not applied, yet no stored payload ({other:?})"),
             )),
         }
     }

@@ -11,7 +11,9 @@ mod alerts;
 mod counts;
 mod events;
 mod extractions;
+mod lwt;
 mod migrate;
+mod notifications;
 mod reads;
 mod registry;
 mod status;
@@ -23,6 +25,7 @@ pub use counts::{CommuneHour, CountStore, HourCount, KindCount};
 pub use events::{EventStore, Written, day_bucket, hour_bucket, month_bucket};
 pub use extractions::ExtractionStore;
 pub use migrate::{MIGRATIONS, Migration, migrate};
+pub use notifications::{DeliveryAttempt, NotificationStore, StoredChannel, Timer};
 pub use reads::{Direction, EventReader, EventRow, Partition};
 pub use registry::{RegistryStore, SyntheticProvince};
 pub use status::{CameraStatus, StatusChange, StatusStore};
@@ -158,9 +161,23 @@ impl Keyspace {
     }
 
     /// Prepares `cql` (with `${keyspace}` replaced by this keyspace) as an
-    /// idempotent statement: every statement Vigil prepares is an upsert by
-    /// key or a read, so the driver may retry and speculate freely.
+    /// idempotent statement: an upsert by key or a read, which the driver
+    /// may retry and speculate freely.
     pub(crate) async fn prepare(
+        &self,
+        what: &'static str,
+        cql: &str,
+    ) -> Result<PreparedStatement, StoreError> {
+        let mut statement = self.prepare_conditional(what, cql).await?;
+        statement.set_is_idempotent(true);
+        Ok(statement)
+    }
+
+    /// Prepares a lightweight transaction (`IF ...`). It is not idempotent:
+    /// a retry of one that applied reports "not applied" (the condition
+    /// now fails on its own write), so the driver must not retry or
+    /// speculate; callers re-read instead.
+    pub(crate) async fn prepare_conditional(
         &self,
         what: &'static str,
         cql: &str,
@@ -173,7 +190,7 @@ impl Keyspace {
                 what,
                 source: Box::new(source),
             })?;
-        statement.set_is_idempotent(true);
+        statement.set_is_idempotent(false);
         Ok(statement)
     }
 }

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "alerts",
         cql: include_str!("../migrations/0007_alerts.cql"),
     },
+    Migration {
+        version: 8,
+        name: "notifications",
+        cql: include_str!("../migrations/0008_notifications.cql"),
+    },
 ];
 
 impl Migration {

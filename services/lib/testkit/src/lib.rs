@@ -244,6 +244,40 @@ pub async fn read_topic(
     Ok(messages)
 }
 
+/// Whether consumer group `group` has committed every record of `topic`.
+pub async fn committed_to_end(env: &TestEnv, group: &str, topic: &str) -> anyhow::Result<bool> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = env.kafka.consumer_config(group).create()?;
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let timeout = Duration::from_secs(10);
+        let metadata = consumer.fetch_metadata(Some(&topic), timeout)?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .map(|t| t.partitions().len())
+            .unwrap_or_default();
+        let mut wanted = TopicPartitionList::new();
+        for partition in 0..partitions as i32 {
+            wanted.add_partition(&topic, partition);
+        }
+        let committed = consumer.committed_offsets(wanted, timeout)?;
+        for element in committed.elements() {
+            let (_, high) = consumer.fetch_watermarks(&topic, element.partition(), timeout)?;
+            let done = match element.offset() {
+                Offset::Offset(offset) => offset >= high,
+                _ => high == 0,
+            };
+            if !done {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+    .await?
+}
+
 /// A `read_topic` condition: stop after `n` records.
 pub fn count(n: usize) -> impl FnMut(&rdkafka::message::OwnedMessage) -> bool {
     let mut seen = 0;

@@ -10,9 +10,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use prost::Message as _;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use vigil_proto::v1::EnrichedDetection;
@@ -186,38 +184,6 @@ pub async fn stored_counts(counts: &CountStore, expected: &Tally) -> anyhow::Res
         }
     }
     Ok(tally)
-}
-
-/// Whether consumer group `group` has committed every record of `topic`.
-pub async fn committed_to_end(env: &TestEnv, group: &str, topic: &str) -> anyhow::Result<bool> {
-    let consumer: BaseConsumer = env.kafka.consumer_config(group).create()?;
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let timeout = Duration::from_secs(10);
-        let metadata = consumer.fetch_metadata(Some(&topic), timeout)?;
-        let partitions = metadata
-            .topics()
-            .first()
-            .map(|t| t.partitions().len())
-            .unwrap_or_default();
-        let mut wanted = TopicPartitionList::new();
-        for partition in 0..partitions as i32 {
-            wanted.add_partition(&topic, partition);
-        }
-        let committed = consumer.committed_offsets(wanted, timeout)?;
-        for element in committed.elements() {
-            let (_, high) = consumer.fetch_watermarks(&topic, element.partition(), timeout)?;
-            let done = match element.offset() {
-                Offset::Offset(offset) => offset >= high,
-                _ => high == 0,
-            };
-            if !done {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    })
-    .await?
 }
 
 /// `SELECT COUNT(*)` over a whole (small, per-test) table.

@@ -1,8 +1,10 @@
-//! Signed HTTP ingest: who may post detections to a site's agent.
+//! Signed HTTP requests between Vigil and the systems it talks to: the
+//! cameras and NVRs that post detections to a site's edge agent, and the
+//! webhooks `vigil-notifier` posts to team receivers.
 //!
-//! Each site has a secret key, a file of at least [`MIN_KEY_BYTES`] bytes
-//! (`openssl rand -hex 32 > ingest.key`) shared by the agent and the
-//! cameras or NVRs that push to it. A request carries two headers:
+//! Sender and receiver share a secret key, a file of at least
+//! [`MIN_KEY_BYTES`] bytes (`openssl rand -hex 32 > signing.key`). A request
+//! carries two headers:
 //!
 //! ```text
 //! X-Vigil-Timestamp: <unix seconds>
@@ -10,13 +12,14 @@
 //! ```
 //!
 //! The key is the file's bytes without leading and trailing whitespace (so
-//! a trailing newline does not count). The agent checks the signature in
+//! a trailing newline does not count). The receiver checks the signature in
 //! constant time over the exact body bytes, then refuses a timestamp more
 //! than [`MAX_SKEW`] away from its clock, which bounds how long a captured
 //! request can be replayed and how far it can be backdated.
 //!
-//! Both sides live here: [`IngestKey::verify`] for the agent,
-//! [`IngestKey::headers`] for clients in Rust (the load generator, tests).
+//! Both sides live here: [`SigningKey::verify`] for receivers (the edge
+//! agent, the example webhook receiver), [`SigningKey::headers`] for
+//! senders (the notifier, the load generator, tests).
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,18 +33,18 @@ pub const TIMESTAMP_HEADER: &str = "x-vigil-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-vigil-signature";
 /// Fewest key bytes accepted (256 bits).
 pub const MIN_KEY_BYTES: usize = 32;
-/// Largest difference between a request's timestamp and the agent's clock.
+/// Largest difference between a request's timestamp and the receiver's clock.
 pub const MAX_SKEW: Duration = Duration::from_secs(300);
 
 const SCHEME: &str = "sha256=";
 
-/// A site's ingest key. Its `Debug` never shows the bytes.
+/// A shared signing key. Its `Debug` never shows the bytes.
 #[derive(Clone)]
-pub struct IngestKey(Vec<u8>);
+pub struct SigningKey(Vec<u8>);
 
-impl std::fmt::Debug for IngestKey {
+impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IngestKey(<redacted>)")
+        f.write_str("SigningKey(<redacted>)")
     }
 }
 
@@ -49,7 +52,7 @@ impl std::fmt::Debug for IngestKey {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// The file could not be read.
-    #[error("reading the ingest key file {path}: {source}")]
+    #[error("reading the signing key file {path}: {source}")]
     Read {
         /// The file.
         path: String,
@@ -58,7 +61,7 @@ pub enum KeyError {
     },
     /// Too short to be a secret worth the name.
     #[error(
-        "the ingest key{from} has {bytes} bytes; at least {MIN_KEY_BYTES} are needed \
+        "the signing key{from} has {bytes} bytes; at least {MIN_KEY_BYTES} are needed \
          (make one with `openssl rand -hex 32`)"
     )]
     TooShort {
@@ -74,7 +77,9 @@ pub enum KeyError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     /// No `X-Vigil-Timestamp` or no `X-Vigil-Signature`.
-    #[error("unsigned request: the {0} header is missing (see docs/edge.md, \"Signed requests\")")]
+    #[error(
+        "unsigned request: the {0} header is missing (see docs/security.md, \"Signed requests\")"
+    )]
     Missing(&'static str),
     /// The timestamp is not unix seconds.
     #[error("the {TIMESTAMP_HEADER} header must be unix seconds (digits only)")]
@@ -83,22 +88,22 @@ pub enum SignatureError {
     #[error("the {SIGNATURE_HEADER} header must be sha256=<64 hex digits>")]
     MalformedSignature,
     /// The signature does not match the body and timestamp under the
-    /// site's key.
+    /// shared key.
     #[error(
         "bad signature: {SIGNATURE_HEADER} does not match the body and {TIMESTAMP_HEADER} \
-         under this site's ingest key"
+         under the shared signing key"
     )]
     BadSignature,
-    /// Correctly signed, but too far from the agent's clock.
+    /// Correctly signed, but too far from the receiver's clock.
     #[error(
         "stale timestamp: {TIMESTAMP_HEADER} {timestamp} is {skew_seconds} s away from the \
-         agent's clock ({now}); at most {} s are allowed",
+         receiver's clock ({now}); at most {} s are allowed",
         MAX_SKEW.as_secs()
     )]
     Stale {
         /// The request's timestamp.
         timestamp: i64,
-        /// The agent's clock, unix seconds.
+        /// The receiver's clock, unix seconds.
         now: i64,
         /// How far apart they are.
         skew_seconds: u64,
@@ -106,7 +111,7 @@ pub enum SignatureError {
 }
 
 impl SignatureError {
-    /// The `reason` label of `vigil_edge_events_rejected_total`.
+    /// A short label for metrics (e.g. `vigil_edge_events_rejected_total`).
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Missing(_) => "unsigned",
@@ -126,7 +131,7 @@ pub fn unix_now() -> i64 {
         })
 }
 
-impl IngestKey {
+impl SigningKey {
     /// The key in `bytes`, whitespace trimmed; refused when shorter than
     /// [`MIN_KEY_BYTES`].
     pub fn new(bytes: &[u8]) -> Result<Self, KeyError> {
@@ -181,7 +186,7 @@ impl IngestKey {
 
     /// Checks a request's headers against its body, at `now` (unix
     /// seconds). The signature is checked (in constant time) before the
-    /// timestamp's age, so only a key holder learns the agent's clock.
+    /// timestamp's age, so only a key holder learns the receiver's clock.
     pub fn verify(
         &self,
         timestamp: Option<&str>,
@@ -227,8 +232,8 @@ mod tests {
 
     const NOW: i64 = 1_790_000_000;
 
-    fn key() -> IngestKey {
-        IngestKey::new(b"0123456789abcdef0123456789abcdef\n").unwrap()
+    fn key() -> SigningKey {
+        SigningKey::new(b"0123456789abcdef0123456789abcdef\n").unwrap()
     }
 
     #[test]
@@ -263,7 +268,7 @@ mod tests {
             key.verify(Some(&other_ts), Some(&signature), body, NOW),
             bad
         );
-        let other_key = IngestKey::new(&[b'k'; 32]).unwrap();
+        let other_key = SigningKey::new(&[b'k'; 32]).unwrap();
         assert_eq!(
             other_key.verify(Some(&ts), Some(&signature), body, NOW),
             bad
@@ -343,19 +348,19 @@ mod tests {
 
     #[test]
     fn short_keys_are_refused_and_keys_never_shown() {
-        let error = IngestKey::new(b"  short secret  \n").unwrap_err();
+        let error = SigningKey::new(b"  short secret  \n").unwrap_err();
         assert!(error.to_string().contains("has 12 bytes"), "{error}");
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ingest.key");
+        let path = dir.path().join("signing.key");
         std::fs::write(&path, "0123456789abcdef0123456789abcde\n").unwrap();
-        let error = IngestKey::from_file(&path).unwrap_err().to_string();
+        let error = SigningKey::from_file(&path).unwrap_err().to_string();
         assert!(
-            error.contains("has 31 bytes") && error.contains("ingest.key"),
+            error.contains("has 31 bytes") && error.contains("signing.key"),
             "{error}"
         );
         assert!(!error.contains("0123456789"), "{error}");
-        let missing = IngestKey::from_file(&dir.path().join("nope")).unwrap_err();
-        assert!(missing.to_string().contains("reading the ingest key file"));
-        assert_eq!(format!("{:?}", key()), "IngestKey(<redacted>)");
+        let missing = SigningKey::from_file(&dir.path().join("nope")).unwrap_err();
+        assert!(missing.to_string().contains("reading the signing key file"));
+        assert_eq!(format!("{:?}", key()), "SigningKey(<redacted>)");
     }
 }
