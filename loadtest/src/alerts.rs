@@ -24,7 +24,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 use vigil_bus::registry::RegistryPublisher;
-use vigil_domain::{RegistryEntity, WatchlistEntry, ZoneLevel};
+use vigil_domain::{RegistryEntity, WatchlistEntry, ZoneLevel, to_timestamp};
 use vigil_proto::v1::alert_service_client::AlertServiceClient;
 use vigil_proto::v1::query_service_client::QueryServiceClient;
 use vigil_proto::v1::{
@@ -329,8 +329,8 @@ pub(crate) async fn run(args: AlertsArgs) -> anyhow::Result<()> {
             AlertStatsRequest {
                 zone_id: String::new(),
                 window: Some(TimeWindow {
-                    start: Some(timestamp(started_at - chrono::Duration::minutes(1))),
-                    end: Some(timestamp(Utc::now() + chrono::Duration::minutes(1))),
+                    start: Some(to_timestamp(started_at - chrono::Duration::minutes(1))),
+                    end: Some(to_timestamp(Utc::now() + chrono::Duration::minutes(1))),
                 }),
             },
             &token,
@@ -455,11 +455,4 @@ async fn produce_alerts(target: &Target, per_s: f64, duration: Duration) -> anyh
         produced += 1;
     }
     Ok(produced)
-}
-
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: 0,
-    }
 }

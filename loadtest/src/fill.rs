@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,6 +16,7 @@ use prost::Message as _;
 use rand::{Rng, SeedableRng};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use vigil_bus::KafkaArgs;
+use vigil_domain::to_timestamp;
 use vigil_store::{RegistryStore, StoreArgs};
 use vigil_synth::DetectionFactory;
 
@@ -89,7 +90,7 @@ pub(crate) async fn run(args: FillArgs) -> anyhow::Result<()> {
             factory.detection(camera, at)
         };
         detection.site_id = "loadtest".to_owned();
-        detection.received_at = Some(timestamp(now));
+        detection.received_at = Some(to_timestamp(now));
         let payload = detection.encode_to_vec();
         let producer = &producer;
         let topic = &topic;
@@ -127,11 +128,4 @@ pub(crate) async fn run(args: FillArgs) -> anyhow::Result<()> {
         args.days
     );
     Ok(())
-}
-
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
 }

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use vigil_alerting::{Outcome, ack_stats};
 use vigil_notify::escalation::Targets;
+use vigil_notify::message::raised_at;
 use vigil_proto::v1::{
     AlertOutcome, AlertOutcomeCount, AlertStatsRequest, AlertStatsResponse, AlertStatsRow,
 };
@@ -108,12 +108,12 @@ pub(crate) async fn stats(
 fn row(commune: &str, name: String, records: &[&AlertRecord], targets: &Targets) -> AlertStatsRow {
     let taken = ack_stats(records.iter().map(|record| {
         let alert = &record.alert;
-        let raised = raised_at(record);
         let time_to_ack = record
             .lifecycle
             .acknowledged
             .as_ref()
-            .and_then(|stamp| (stamp.at - raised).to_std().ok());
+            .zip(raised_at(alert))
+            .and_then(|(stamp, raised)| (stamp.at - raised).to_std().ok());
         // Alerts that never escalate (a camera back online) have no target.
         let target = targets
             .first(alert.kind, alert.priority)
@@ -148,17 +148,9 @@ fn saturate(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// When the alert was raised: its first history entry.
-fn raised_at(record: &AlertRecord) -> DateTime<Utc> {
-    record
-        .history
-        .first()
-        .map_or(DateTime::<Utc>::UNIX_EPOCH, |raise| raise.at)
-}
-
 #[cfg(test)]
 mod tests {
-    use chrono::Duration;
+    use chrono::{DateTime, Duration};
     use vigil_alerting::{Action, Actor, Lifecycle};
     use vigil_proto::v1::{Alert, AlertKind};
 
@@ -187,6 +179,7 @@ mod tests {
         AlertRecord {
             alert: Alert {
                 kind: AlertKind::Watchlist.into(),
+                raised_at: Some(vigil_domain::to_timestamp(raised)),
                 priority,
                 commune_id: "th.c1".into(),
                 ..Alert::default()

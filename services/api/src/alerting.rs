@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 use vigil_alerting::{Action as Move, Actor, HistoryEntry, Lifecycle, Outcome, Refusal, State};
 use vigil_domain::ZoneLevel;
+use vigil_notify::message::raised_at;
 use vigil_proto::v1::alert_service_server::AlertService;
 use vigil_proto::v1::{
     AcknowledgeAlertRequest, AcknowledgeAlertResponse, AddAlertNoteRequest, AddAlertNoteResponse,
@@ -317,15 +318,12 @@ impl Backend {
             if self.stores.alerts.advance(&record, &next, &entry).await? {
                 self.announcer.announce(&record.alert, &entry);
                 if *action == Move::Acknowledge
-                    && let Some(raised) = record.history.first()
+                    && let Some(raised) = raised_at(&record.alert)
                 {
                     let kind = AlertKind::try_from(record.alert.kind)
                         .unwrap_or(AlertKind::Unspecified)
                         .short_name();
-                    metrics::acknowledged(
-                        kind,
-                        (entry.at - raised.at).to_std().unwrap_or_default(),
-                    );
+                    metrics::acknowledged(kind, (entry.at - raised).to_std().unwrap_or_default());
                 }
                 return Ok(moved(record, next, entry));
             }

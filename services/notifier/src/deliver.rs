@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tracing::{Instrument as _, Span, field, info, warn};
 use vigil_notify::breaker::Breaker;
 use vigil_notify::channel::{self, Channel, Format, Language};
-use vigil_notify::message::{self, Audience};
+use vigil_notify::message::{self, Audience, raised_at};
 use vigil_notify::retry::{Backoff, Verdict, classify};
 use vigil_proto::v1::Alert;
 use vigil_signing::SigningKey;
@@ -275,9 +275,12 @@ impl Deliverer {
     /// The first usable channel of `zones`; an unusable stored one is
     /// skipped with a warning.
     async fn channel(&self, zones: &[&str]) -> Option<Channel> {
+        let reads = zones
+            .iter()
+            .map(|zone| until_ok(move || self.store.channel(zone)));
         let mut found = HashMap::new();
-        for zone in zones {
-            let Some(stored) = until_ok(|| self.store.channel(zone)).await else {
+        for (zone, stored) in zones.iter().zip(futures::future::join_all(reads).await) {
+            let Some(stored) = stored else {
                 continue;
             };
             match usable(&stored) {
@@ -369,10 +372,4 @@ fn describe(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// When `alert` was raised.
-pub fn raised_at(alert: &Alert) -> Option<chrono::DateTime<Utc>> {
-    let at = alert.raised_at?;
-    chrono::DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).ok()?)
 }

@@ -27,11 +27,11 @@ use vigil_bus::pipeline::Effect;
 use vigil_bus::registry::SharedRegistry;
 use vigil_bus::trace;
 use vigil_notify::escalation::Targets;
-use vigil_notify::message::Audience;
+use vigil_notify::message::{Audience, raised_at};
 use vigil_proto::v1::Alert;
 use vigil_store::{AlertRecord, AlertStore, NotificationStore, Timer};
 
-use crate::deliver::{Deliverer, Delivery, raised_at};
+use crate::deliver::{Deliverer, Delivery};
 use crate::metrics;
 use crate::moves::{self, Moved};
 use crate::retry::until_ok;
@@ -82,9 +82,17 @@ impl Notifier {
                 return;
             }
         };
-        let raiser = Actor::system("vigil-notifier");
-        until_ok(|| self.alerts.raise(&alert, &raiser)).await;
-        let Some(record) = until_ok(|| self.alerts.get(&alert.alert_id)).await else {
+        // Usually the writer has stored it already; if not, store it here
+        // (the same conditional insert), so nothing waits for the writer.
+        let stored = match until_ok(|| self.alerts.get(&alert.alert_id)).await {
+            Some(record) => Some(record),
+            None => {
+                let raiser = Actor::system("vigil-notifier");
+                until_ok(|| self.alerts.raise(&alert, &raiser)).await;
+                until_ok(|| self.alerts.get(&alert.alert_id)).await
+            }
+        };
+        let Some(record) = stored else {
             return;
         };
         if !waiting(&record) {
@@ -130,13 +138,13 @@ impl Notifier {
     /// Schedules escalation `level` of `alert` at `at`, or at its target
     /// after being raised; nothing for alerts that never escalate.
     async fn schedule(&self, alert: &Alert, level: u8, at: Option<DateTime<Utc>>) {
+        if self.targets.first(alert.kind, alert.priority).is_none() {
+            return;
+        }
         let due = at.or_else(|| {
             let after = self.targets.due(alert.kind, alert.priority, level)?;
             Some(raised_at(alert)? + chrono::Duration::from_std(after).ok()?)
         });
-        if self.targets.first(alert.kind, alert.priority).is_none() {
-            return;
-        }
         if let Some(due) = due {
             until_ok(|| self.store.schedule(due, &alert.alert_id, level)).await;
         }

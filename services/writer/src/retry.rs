@@ -3,23 +3,10 @@
 //! would lose the record for good.
 
 use std::future::Future;
-use std::sync::LazyLock;
-use std::time::Duration;
 
-use vigil_runtime::retry::{RetryPolicy, WarnLimiter};
 use vigil_store::StoreError;
 
 use crate::metrics;
-
-/// Pauses start below 100 ms and grow to at most 10 s: long enough not to
-/// hammer a restarting node, short enough to notice within seconds that it
-/// is back.
-const POLICY: RetryPolicy = RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(10));
-
-/// During an outage every in-flight record fails the same way: one warning
-/// a minute with the count, not one per record per attempt.
-static FAILURES: LazyLock<WarnLimiter> =
-    LazyLock::new(|| WarnLimiter::new(Duration::from_secs(60)));
 
 /// Runs `attempt` until it succeeds, backing off between failures, for as
 /// long as it takes: every error is taken as passing (node down, timeout,
@@ -29,7 +16,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
 {
-    vigil_runtime::retry::until_ok(POLICY, &FAILURES, metrics::retry, attempt).await
+    vigil_store::until_ok(metrics::retry, attempt).await
 }
 
 /// Like [`until_ok`], except that the store refusing an event that lacks
@@ -55,6 +42,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn transient() -> StoreError {

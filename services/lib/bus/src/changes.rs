@@ -9,10 +9,10 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use prost::Message as _;
 use tracing::warn;
 use vigil_alerting::HistoryEntry;
+use vigil_domain::to_timestamp;
 use vigil_proto::v1::{Alert, AlertChange};
 
 use crate::{BusError, KafkaArgs, KafkaProducer, produce_until_acked};
@@ -27,7 +27,7 @@ pub fn change_of(entry: &HistoryEntry) -> AlertChange {
         state: entry.to.as_str().to_owned(),
         actor: entry.actor.name.clone(),
         role: entry.actor.role.clone(),
-        at: Some(timestamp(entry.at)),
+        at: Some(to_timestamp(entry.at)),
         detail: entry.detail.clone(),
     }
 }
@@ -84,15 +84,9 @@ impl AlertAnnouncer {
     }
 }
 
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::DateTime;
     use vigil_alerting::{Actor, State};
 
     use super::*;

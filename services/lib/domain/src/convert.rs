@@ -62,7 +62,8 @@ where
         .map_err(|_| ConversionError::new(message, field, format!("unknown value {value}")))
 }
 
-pub(crate) fn to_timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+/// `at` as a protobuf timestamp, to the nanosecond.
+pub fn to_timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),

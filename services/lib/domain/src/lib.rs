@@ -20,7 +20,7 @@ pub mod zone;
 mod roundtrip_tests;
 
 pub use camera::{Camera, GeoPoint};
-pub use convert::ConversionError;
+pub use convert::{ConversionError, to_timestamp};
 pub use detection::Detection;
 pub use registry::{Registry, RegistryEntity, WatchMatch};
 pub use team::{Member, Team};

@@ -300,8 +300,8 @@ fn local_time(alert: &Alert) -> Option<String> {
     Some(raised.format("%H:%M %d/%m/%Y").to_string())
 }
 
-/// `raised_at`, if set and representable.
-fn raised_at(alert: &Alert) -> Option<DateTime<Utc>> {
+/// When `alert` was raised, if set and representable.
+pub fn raised_at(alert: &Alert) -> Option<DateTime<Utc>> {
     let at = alert.raised_at.as_ref()?;
     DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).ok()?)
 }

@@ -16,6 +16,7 @@ mod migrate;
 mod notifications;
 mod reads;
 mod registry;
+mod retry;
 mod status;
 mod tls;
 
@@ -28,6 +29,7 @@ pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use notifications::{DeliveryAttempt, NotificationStore, StoredChannel, Timer};
 pub use reads::{Direction, EventReader, EventRow, Partition};
 pub use registry::{RegistryStore, SyntheticProvince};
+pub use retry::until_ok;
 pub use status::{CameraStatus, StatusChange, StatusStore};
 pub use tls::CqlTls;
 
