@@ -19,6 +19,7 @@ mod alerting;
 mod alerts;
 mod auth;
 mod backend;
+pub mod console;
 mod error;
 mod extractions;
 mod fanout;
@@ -34,6 +35,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tracing::{info, warn};
@@ -78,6 +80,11 @@ pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "VIGIL_API_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+    /// Address serving the operations console: its web page and the same
+    /// services in gRPC-web (HTTP/1.1 or HTTP/2, TLS as --listen). Off
+    /// when not given.
+    #[arg(long, env = "VIGIL_CONSOLE_LISTEN")]
+    pub console_listen: Option<SocketAddr>,
     /// Address serving /metrics (Prometheus) and /healthz.
     #[arg(long, env = "VIGIL_METRICS_LISTEN", default_value = "127.0.0.1:8073")]
     pub metrics_listen: SocketAddr,
@@ -144,20 +151,51 @@ pub struct Config {
 /// Largest response message, in bytes (a full page of events with labels).
 const MAX_RESPONSE_BYTES: usize = 64 << 20;
 
-/// Binds `config.listen` and serves until `shutdown`.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding the gRPC listener {}", config.listen))?;
-    serve(config, listener, shutdown).await
+/// The sockets the API serves on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// gRPC (HTTP/2).
+    pub grpc: TcpListener,
+    /// The console: its page and gRPC-web.
+    pub console: Option<TcpListener>,
 }
 
-/// Serves the API on `listener` until `shutdown` (tests bind port 0).
+impl From<TcpListener> for Listeners {
+    fn from(grpc: TcpListener) -> Self {
+        Self {
+            grpc,
+            console: None,
+        }
+    }
+}
+
+/// Binds `config.listen` (and `config.console_listen`) and serves until
+/// `shutdown`.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let grpc = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding the gRPC listener {}", config.listen))?;
+    let console = match config.console_listen {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding the console listener {address}"))?,
+        ),
+        None => None,
+    };
+    serve(config, Listeners { grpc, console }, shutdown).await
+}
+
+/// Serves the API on `listeners` until `shutdown` (tests bind port 0).
 pub async fn serve(
     config: Config,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let Listeners {
+        grpc: listener,
+        console: console_listener,
+    } = listeners.into();
     let metrics_server = vigil_runtime::serve_metrics(config.metrics_listen, shutdown.clone())
         .await
         .with_context(|| format!("binding the metrics listener {}", config.metrics_listen))?;
@@ -274,25 +312,44 @@ pub async fn serve(
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).context("configuring TLS")?;
     }
+    let services = Routes::new(limited!(QueryServiceServer::new(Queries {
+        backend: Arc::clone(&backend)
+    })))
+    .add_service(limited!(RegistryServiceServer::new(Registries {
+        backend: Arc::clone(&backend)
+    })))
+    .add_service(limited!(ExtractionServiceServer::new(Extractions {
+        backend: Arc::clone(&backend)
+    })))
+    .add_service(limited!(AuditServiceServer::new(Extractions {
+        backend: Arc::clone(&backend)
+    })))
+    .add_service(limited!(AlertServiceServer::new(Alerts {
+        backend: Arc::clone(&backend)
+    })));
+    // The console's origin: the same services in gRPC-web, with the same
+    // limits and TLS, and the page's files.
+    let console = match console_listener {
+        Some(listener) => {
+            let address = listener.local_addr()?;
+            info!(%address, "Serving the console.");
+            let server = builder
+                .clone()
+                .accept_http1(true)
+                .add_routes(Routes::from(console::router(services.clone())))
+                .serve_with_incoming_shutdown(
+                    TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    shutdown.clone().cancelled_owned(),
+                );
+            Some(tokio::spawn(server))
+        }
+        None => None,
+    };
     let router = builder
+        .add_routes(services)
         .add_service(health_service)
         .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(limited!(QueryServiceServer::new(Queries {
-            backend: Arc::clone(&backend)
-        })))
-        .add_service(limited!(RegistryServiceServer::new(Registries {
-            backend: Arc::clone(&backend)
-        })))
-        .add_service(limited!(ExtractionServiceServer::new(Extractions {
-            backend: Arc::clone(&backend)
-        })))
-        .add_service(limited!(AuditServiceServer::new(Extractions {
-            backend: Arc::clone(&backend)
-        })))
-        .add_service(limited!(AlertServiceServer::new(Alerts {
-            backend: Arc::clone(&backend)
-        })));
+        .add_service(reflection_v1alpha);
 
     let address = listener.local_addr()?;
     info!(%address, tls = config.tls_cert.is_some(), "Serving vigil.v1.");
@@ -325,6 +382,18 @@ pub async fn serve(
         result = &mut server => result.context("serving gRPC")?,
         () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
             warn!(?grace, "Calls still running after the grace period; stopping anyway.");
+        }
+    }
+    if let Some(mut console) = console {
+        // Its calls had the same grace, already spent when the gRPC server
+        // needed it all.
+        match tokio::time::timeout(grace, &mut console).await {
+            Ok(Ok(result)) => result.context("serving the console")?,
+            Ok(Err(_)) => {}
+            Err(_) => {
+                warn!("Console calls still running after the grace period; stopping anyway.");
+                console.abort();
+            }
         }
     }
     let _ = follower.await;

@@ -202,12 +202,18 @@ impl RegistryService for Registries {
         request: Request<WhoAmIRequest>,
     ) -> Result<Response<WhoAmIResponse>, Status> {
         self.backend
-            .serve("WhoAmI", request, |_, caller, _| async move {
+            .serve("WhoAmI", request, |backend, caller, _| async move {
+                let zone_name = backend
+                    .registry()
+                    .zone(&caller.zone_id)
+                    .map(|zone| zone.name.clone())
+                    .unwrap_or_default();
                 Ok(WhoAmIResponse {
                     token_id: caller.token_id,
                     name: caller.name,
                     role: caller.role.into(),
                     zone_id: caller.zone_id,
+                    zone_name,
                 })
             })
             .await

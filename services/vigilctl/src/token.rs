@@ -126,6 +126,9 @@ impl TokenView {
     }
 }
 
+/// How long a `--console` token lives: one shift.
+const CONSOLE_TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
 #[derive(Debug, clap::Subcommand)]
 enum TokenCommand {
     /// Mint a token and print it (shown only this once).
@@ -139,9 +142,13 @@ enum TokenCommand {
         /// commune for police, a village for captains.
         #[arg(long)]
         zone: String,
-        /// Lifetime, e.g. 90days; default no expiry.
+        /// Lifetime, e.g. 90days; default no expiry (12h with --console).
         #[arg(long, value_parser = vigil_runtime::flags::duration)]
         expires_in: Option<Duration>,
+        /// A token for signing in to the operations console: short-lived
+        /// (12 hours, a shift, unless --expires-in says otherwise).
+        #[arg(long)]
+        console: bool,
         /// Also write the token to this file (mode 600).
         #[arg(long)]
         output: Option<PathBuf>,
@@ -170,6 +177,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
             role,
             zone,
             expires_in,
+            console,
             output,
             json,
         } => {
@@ -186,6 +194,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
                 );
             }
             let expires_at = expires_in
+                .or(console.then_some(CONSOLE_TOKEN_LIFETIME))
                 .map(|d| chrono::Duration::from_std(d).map(|d| Utc::now() + d))
                 .transpose()
                 .context("--expires-in is too long")?;

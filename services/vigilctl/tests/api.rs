@@ -156,10 +156,19 @@ async fn enumerations_print_as_words() -> anyhow::Result<()> {
             "team-captain",
             "--zone",
             &captain_zone,
+            "--console",
             "--json",
         ],
     )?)?;
     assert_eq!(issued["role"], "team-captain", "{issued}");
+    // A console token lives one shift.
+    let expires: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(issued["expires_at"].clone()).context("--console sets an expiry")?;
+    let left = expires - chrono::Utc::now();
+    assert!(
+        left > chrono::Duration::hours(11) && left <= chrono::Duration::hours(12),
+        "{issued}"
+    );
     assert!(
         issued["token"]
             .as_str()

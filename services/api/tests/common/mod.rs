@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -28,6 +30,8 @@ pub struct Fixture {
     pub env: TestEnv,
     pub registry: Registry,
     pub address: String,
+    /// The console's origin, `http://127.0.0.1:<port>`.
+    pub console_origin: String,
     pub channel: Channel,
     pub stop: CancellationToken,
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -231,6 +235,8 @@ impl Fixture {
         // The API.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = format!("127.0.0.1:{}", listener.local_addr()?.port());
+        let console_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let console_origin = format!("http://{}", console_listener.local_addr()?);
         let metrics_address = format!("127.0.0.1:{}", free_port());
         let mut args = vec![
             "vigil-api",
@@ -246,7 +252,11 @@ impl Fixture {
         args.extend_from_slice(extra);
         let config = vigil_api::Config::parse_from(args);
         let stop = CancellationToken::new();
-        let server = tokio::spawn(vigil_api::serve(config, listener, stop.clone()));
+        let listeners = vigil_api::Listeners {
+            grpc: listener,
+            console: Some(console_listener),
+        };
+        let server = tokio::spawn(vigil_api::serve(config, listeners, stop.clone()));
         let channel = if extra.contains(&"--tls-cert") {
             tonic::transport::Endpoint::from_shared(format!("http://{address}"))?.connect_lazy()
         } else {
@@ -256,6 +266,7 @@ impl Fixture {
             env,
             registry,
             address,
+            console_origin,
             channel,
             stop,
             server,

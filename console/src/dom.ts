@@ -1,0 +1,33 @@
+/**
+ * The one DOM helper: elements built from a tag, attributes and children.
+ * Text goes in as text nodes, never as markup. There is no `style`
+ * attribute: the Content-Security-Policy refuses inline styles, so looks
+ * come from app.css through classes.
+ */
+
+/** Attributes of {@link h}: `true` sets an empty attribute, `false` and `undefined` leave it out. */
+export type Attrs = Readonly<Record<string, string | number | boolean | undefined>> & { readonly style?: never };
+
+/** A new `<tag>` with `attrs` and `children`. */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === true) {
+      el.setAttribute(name, "");
+    } else if (value !== false && value !== undefined) {
+      el.setAttribute(name, String(value));
+    }
+  }
+  el.append(...children);
+  return el;
+}
+
+/** Something on screen that re-reads its words when the language changes. */
+export interface View {
+  readonly el: HTMLElement;
+  retranslate(): void;
+}
