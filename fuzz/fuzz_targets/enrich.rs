@@ -236,6 +236,7 @@ impl Records {
                 parent_id: z.parent.map(|p| id("z", p)),
                 path: z.path.clone(),
                 police_unit: z.police_unit.clone(),
+                boundary: None,
             }));
         }
         for t in &self.teams {

@@ -217,6 +217,7 @@ mod tests {
             parent_id: parent.map(str::to_owned),
             path: vec![],
             police_unit: None,
+            boundary: None,
         })
     }
 

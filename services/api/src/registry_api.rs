@@ -390,6 +390,7 @@ mod tests {
                 parent_id: parent.map(Into::into),
                 path: vec![id.into()],
                 police_unit: None,
+                boundary: None,
             }));
         }
         registry

@@ -218,11 +218,87 @@ async fn seeding_over_an_imported_province_is_refused() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[tokio::test]
+async fn commune_outlines_import_from_geojson_with_names_as_people_write_them() -> anyhow::Result<()>
+{
+    let env = TestEnv::new("outlines").await?;
+    let csv = tempfile(
+        "zone_id,kind,name,parent_id,police_unit\n\
+         th,province,Thanh Hóa,,Công an tỉnh Thanh Hóa\n\
+         th.ba-thuoc,commune,Bá Thước,th,Công an xã Bá Thước\n\
+         th.ba-thuoc.v001,village,Thôn Đông,th.ba-thuoc,\n",
+    )?;
+    succeeded(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
+    let outlines = tempfile_named(
+        "communes.geojson",
+        r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","properties":{"zone_id":"th.ba-thuoc","name":"Bá Thước"},
+           "geometry":{"type":"Polygon","coordinates":
+             [[[105.1,20.3],[105.4,20.3],[105.4,20.5],[105.1,20.5],[105.1,20.3]]]}}]}"#,
+    )?;
+    let imported = succeeded(vigilctl(&env, &["import", outlines.to_str().unwrap()])?)?;
+    ensure!(imported.contains("1 records written"), "{imported}");
+    let store = RegistryStore::prepare(&env.keyspace).await?;
+    let registry = store.load().await?;
+    let commune = registry.zone("th.ba-thuoc").context("the commune")?;
+    ensure!(commune.name == "Bá Thước", "{commune:?}");
+    ensure!(
+        registry.zone("th.ba-thuoc.v001").unwrap().path == ["Thanh Hóa", "Bá Thước", "Thôn Đông"]
+    );
+    let outline = commune.boundary.as_ref().context("an outline")?;
+    ensure!(outline.contains((105.25, 20.4)) && !outline.contains((105.5, 20.4)));
+
+    // Importing the zones again keeps the outline; exporting writes it back.
+    succeeded(vigilctl(&env, &["import", csv.to_str().unwrap()])?)?;
+    let exported = succeeded(vigilctl(&env, &["export", "--format", "geojson"])?)?;
+    let document: serde_json::Value = serde_json::from_str(&exported)?;
+    ensure!(
+        document["features"][0]["properties"]["zone_id"] == "th.ba-thuoc",
+        "{exported}"
+    );
+    ensure!(
+        document["features"][0]["properties"]["name"] == "Bá Thước",
+        "{exported}"
+    );
+
+    // A bad file names every bad feature and changes nothing.
+    let bad = tempfile_named(
+        "bad.geojson",
+        r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","properties":{"zone_id":"th.nowhere"},
+           "geometry":{"type":"Polygon","coordinates":[[[105,20],[106,20],[106,21],[105,20]]]}},
+          {"type":"Feature","properties":{"zone_id":"th.ba-thuoc"},
+           "geometry":{"type":"Polygon","coordinates":[[[105,20],[106,20],[105,20]]]}}]}"#,
+    )?;
+    let refused = vigilctl(&env, &["import", bad.to_str().unwrap()])?;
+    ensure!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    ensure!(
+        stderr.contains("feature 1: zone th.nowhere is not in the registry"),
+        "{stderr}"
+    );
+    ensure!(
+        stderr.contains("feature 2 (th.ba-thuoc): a ring has 3 points"),
+        "{stderr}"
+    );
+    ensure!(
+        store.load().await? == registry,
+        "a refused import changed the registry"
+    );
+    Ok(())
+}
+
 /// Writes `contents` to a fresh .csv file under the temporary directory.
 fn tempfile(contents: &str) -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(vigil_testkit::unique_name("csv"));
+    tempfile_named("records.csv", contents)
+}
+
+/// Writes `contents` to a fresh file called `name` under the temporary
+/// directory.
+fn tempfile_named(name: &str, contents: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(vigil_testkit::unique_name("registry-file"));
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join("records.csv");
+    let path = dir.join(name);
     std::fs::write(&path, contents)?;
     Ok(path)
 }

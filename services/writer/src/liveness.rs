@@ -715,6 +715,7 @@ mod tests {
                 parent_id: parent.map(Into::into),
                 path: path.iter().map(|s| (*s).to_owned()).collect(),
                 police_unit: None,
+                boundary: None,
             })
         };
         for entity in [

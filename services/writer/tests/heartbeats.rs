@@ -41,6 +41,7 @@ fn registry() -> Vec<RegistryEntity> {
             parent_id: parent.map(Into::into),
             path: path.iter().map(|s| (*s).to_owned()).collect(),
             police_unit: None,
+            boundary: None,
         })
     };
     let camera = |id: &str| {

@@ -7,6 +7,7 @@
 //! (required fields, known enum values, valid ids) and names the field that
 //! is wrong.
 
+pub mod boundary;
 pub mod camera;
 mod convert;
 pub mod detection;
@@ -19,6 +20,7 @@ pub mod zone;
 #[cfg(test)]
 mod roundtrip_tests;
 
+pub use boundary::Boundary;
 pub use camera::{Camera, GeoPoint};
 pub use convert::{ConversionError, to_timestamp};
 pub use detection::Detection;

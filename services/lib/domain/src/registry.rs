@@ -463,6 +463,7 @@ mod tests {
                 parent_id: parent.map(str::to_owned),
                 path: vec![id.to_owned()],
                 police_unit: None,
+                boundary: None,
             })
         };
         let mut registry = Registry::default();
@@ -490,6 +491,7 @@ mod tests {
                 parent_id: Some(parent.to_owned()),
                 path: vec![id.to_owned()],
                 police_unit: None,
+                boundary: None,
             })
         };
         let mut registry = Registry::default();

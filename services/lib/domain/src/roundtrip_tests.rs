@@ -55,6 +55,7 @@ fn zone() -> impl Strategy<Value = Zone> {
             parent_id: (kind != ZoneKind::Province).then_some(parent),
             path,
             police_unit,
+            boundary: None,
         })
 }
 

@@ -4,6 +4,7 @@
 use vigil_proto::v1 as pb;
 
 use crate::ZoneKind;
+use crate::boundary::Boundary;
 use crate::convert::{ConversionError, known_enum, optional, required};
 
 /// The three levels of the hierarchy.
@@ -40,6 +41,8 @@ pub struct Zone {
     pub path: Vec<String>,
     /// Police unit responsible for a commune or ward.
     pub police_unit: Option<String>,
+    /// Its outline on the map, when known.
+    pub boundary: Option<Boundary>,
 }
 
 impl Zone {
@@ -57,6 +60,11 @@ impl From<Zone> for pb::Zone {
             parent_id: zone.parent_id.unwrap_or_default(),
             path: zone.path,
             police_unit: zone.police_unit.unwrap_or_default(),
+            boundary_geojson: zone
+                .boundary
+                .as_ref()
+                .map(Boundary::to_geojson)
+                .unwrap_or_default(),
         }
     }
 }
@@ -82,6 +90,12 @@ impl TryFrom<pb::Zone> for Zone {
             parent_id,
             path: zone.path,
             police_unit: optional(zone.police_unit),
+            boundary: optional(zone.boundary_geojson)
+                .map(|text| Boundary::from_geojson(&text))
+                .transpose()
+                .map_err(|error| {
+                    ConversionError::new(MSG, "boundary_geojson", error.to_string())
+                })?,
         })
     }
 }

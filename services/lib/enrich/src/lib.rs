@@ -340,6 +340,7 @@ mod tests {
             parent_id: parent.map(Into::into),
             path: path.iter().map(|s| (*s).to_owned()).collect(),
             police_unit: unit.map(Into::into),
+            boundary: None,
         })
     }
 

@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "notifications",
         cql: include_str!("../migrations/0008_notifications.cql"),
     },
+    Migration {
+        version: 9,
+        name: "zone_boundaries",
+        cql: include_str!("../migrations/0009_zone_boundaries.cql"),
+    },
 ];
 
 impl Migration {

@@ -11,7 +11,9 @@ use futures::TryStreamExt;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::{DeserializeRow, DeserializeValue, SerializeRow, SerializeValue};
-use vigil_domain::{Camera, ConversionError, Registry, RegistryEntity, Team, WatchlistEntry, Zone};
+use vigil_domain::{
+    Boundary, Camera, ConversionError, Registry, RegistryEntity, Team, WatchlistEntry, Zone,
+};
 use vigil_proto::v1 as pb;
 
 use crate::{Keyspace, StoreError};
@@ -24,6 +26,7 @@ struct ZoneRow {
     parent_id: String,
     path: Option<Vec<String>>,
     police_unit: String,
+    boundary_geojson: Option<String>,
 }
 
 #[derive(Debug, DeserializeValue, SerializeValue)]
@@ -75,6 +78,7 @@ impl From<Zone> for ZoneRow {
             parent_id: zone.parent_id.unwrap_or_default(),
             path: Some(zone.path),
             police_unit: zone.police_unit.unwrap_or_default(),
+            boundary_geojson: zone.boundary.as_ref().map(Boundary::to_geojson),
         }
     }
 }
@@ -89,6 +93,7 @@ impl TryFrom<ZoneRow> for Zone {
             parent_id: row.parent_id,
             path: row.path.unwrap_or_default(),
             police_unit: row.police_unit,
+            boundary_geojson: row.boundary_geojson.unwrap_or_default(),
         }
         .try_into()
     }
@@ -242,7 +247,7 @@ pub struct RegistryStore {
     put_synthetic_province: PreparedStatement,
 }
 
-const ZONE_COLUMNS: &str = "zone_id, kind, name, parent_id, path, police_unit";
+const ZONE_COLUMNS: &str = "zone_id, kind, name, parent_id, path, police_unit, boundary_geojson";
 const TEAM_COLUMNS: &str = "team_id, zone_id, name, members, on_duty_member_id";
 const CAMERA_COLUMNS: &str =
     "camera_id, zone_id, site_id, latitude, longitude, kind, owner, installed_on";

@@ -1,35 +1,79 @@
-//! Vietnamese place and person names (written without diacritics, as in
-//! most plate-reader and police systems' ASCII fields).
+//! Vietnamese place and person names, written as people write them (with
+//! diacritics: "Bá Thước", "Nguyễn Thị Hương"); ids made from them are
+//! ASCII (`slug`).
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
 
 /// Communes and wards named in the province's reporting; always present.
 pub(crate) const NAMED_COMMUNES: &[(&str, bool)] = &[
-    ("Hac Thanh", true),
-    ("Quang Phu", true),
-    ("Ba Thuoc", false),
+    ("Hạc Thành", true),
+    ("Quảng Phú", true),
+    ("Bá Thước", false),
 ];
 
 /// Syllables that Thanh Hoa place names are commonly built from.
 const PLACE_SYLLABLES: &[&str] = &[
-    "An", "Binh", "Cam", "Dong", "Duc", "Hai", "Hoa", "Hoang", "Hong", "Hung", "Khanh", "Lam",
-    "Loc", "Long", "Luong", "Minh", "My", "Nga", "Ngoc", "Nhu", "Phu", "Phuc", "Quang", "Son",
-    "Tan", "Thach", "Thanh", "Thieu", "Tho", "Thuan", "Thuy", "Tien", "Trieu", "Trung", "Truong",
-    "Van", "Vinh", "Xuan", "Yen", "Cao", "Dinh", "Hau", "Kim", "Lai", "Nam", "Tam", "Thien",
+    "An",
+    "Bình",
+    "Cẩm",
+    "Đông",
+    "Đức",
+    "Hải",
+    "Hòa",
+    "Hoằng",
+    "Hồng",
+    "Hưng",
+    "Khánh",
+    "Lâm",
+    "Lộc",
+    "Long",
+    "Lương",
+    "Minh",
+    "Mỹ",
+    "Nga",
+    "Ngọc",
+    "Như",
+    "Phú",
+    "Phúc",
+    "Quảng",
+    "Sơn",
+    "Tân",
+    "Thạch",
+    "Thành",
+    "Thiệu",
+    "Thọ",
+    "Thuận",
+    "Thủy",
+    "Tiến",
+    "Triệu",
+    "Trung",
+    "Trường",
+    "Vân",
+    "Vĩnh",
+    "Xuân",
+    "Yên",
+    "Cao",
+    "Định",
+    "Hậu",
+    "Kim",
+    "Lai",
+    "Nam",
+    "Tâm",
+    "Thiện",
 ];
 
 const FAMILY_NAMES: &[&str] = &[
-    "Nguyen", "Le", "Tran", "Pham", "Hoang", "Vu", "Dang", "Bui", "Do", "Ho", "Ngo", "Duong",
-    "Trinh", "Mai", "Cao", "Lo", "Ha", "Lu", "Quach", "Dinh",
+    "Nguyễn", "Lê", "Trần", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương",
+    "Trịnh", "Mai", "Cao", "Lò", "Hà", "Lữ", "Quách", "Đinh",
 ];
 const MIDDLE_NAMES: &[&str] = &[
-    "Van", "Thi", "Duc", "Minh", "Ngoc", "Quang", "Xuan", "Huu", "Dinh", "Cong", "Thanh", "Kim",
+    "Văn", "Thị", "Đức", "Minh", "Ngọc", "Quang", "Xuân", "Hữu", "Đình", "Công", "Thanh", "Kim",
 ];
 const GIVEN_NAMES: &[&str] = &[
-    "Anh", "Binh", "Cuong", "Dung", "Giang", "Hai", "Hanh", "Hung", "Huong", "Khoa", "Lan", "Linh",
-    "Long", "Mai", "Nam", "Nga", "Phong", "Phuong", "Quan", "Son", "Tam", "Thao", "Thang", "Trang",
-    "Tuan", "Viet", "Yen", "Hieu", "Dat", "Loan",
+    "Anh", "Bình", "Cường", "Dũng", "Giang", "Hải", "Hạnh", "Hùng", "Hương", "Khoa", "Lan", "Linh",
+    "Long", "Mai", "Nam", "Nga", "Phong", "Phương", "Quân", "Sơn", "Tâm", "Thảo", "Thắng", "Trang",
+    "Tuấn", "Việt", "Yến", "Hiếu", "Đạt", "Loan",
 ];
 
 /// Vietnamese mobile prefixes (after the 2018 renumbering).
@@ -63,9 +107,10 @@ pub(crate) fn phone(rng: &mut impl Rng) -> String {
     format!("{prefix}{:07}", rng.random_range(0..10_000_000))
 }
 
-/// Lower-case ASCII id fragment, e.g. "Ba Thuoc" -> "ba-thuoc".
+/// Lower-case ASCII id fragment, e.g. "Bá Thước" -> "ba-thuoc" (đ -> d).
 pub(crate) fn slug(name: &str) -> String {
-    name.split_whitespace()
+    deunicode::deunicode(name)
+        .split_whitespace()
         .map(str::to_ascii_lowercase)
         .collect::<Vec<_>>()
         .join("-")
@@ -76,8 +121,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slug_joins_lower_case_words() {
+    fn slug_joins_lower_case_ascii_words() {
         assert_eq!(slug("Ba  Thuoc"), "ba-thuoc");
+        assert_eq!(slug("Bá Thước"), "ba-thuoc");
+        assert_eq!(slug("Đông Sơn"), "dong-son");
+        assert_eq!(slug("Hạc Thành"), "hac-thanh");
+    }
+
+    #[test]
+    fn every_name_part_has_a_distinct_ascii_form() {
+        // Ids come from the ASCII form: two parts folding to one would give
+        // two places one id.
+        for list in [PLACE_SYLLABLES, FAMILY_NAMES, MIDDLE_NAMES, GIVEN_NAMES] {
+            let mut folded: Vec<String> = list.iter().map(|part| slug(part)).collect();
+            folded.sort();
+            folded.dedup();
+            assert_eq!(folded.len(), list.len(), "{list:?}");
+        }
     }
 
     #[test]

@@ -6,11 +6,11 @@ use rand::prelude::Distribution;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vigil_domain::{
-    Camera, CameraKind, CameraOwner, GeoPoint, Member, MemberRole, Registry, RegistryEntity, Team,
-    Zone, ZoneKind,
+    Boundary, Camera, CameraKind, CameraOwner, GeoPoint, Member, MemberRole, Registry,
+    RegistryEntity, Team, Zone, ZoneKind,
 };
 
-use crate::names;
+use crate::{names, outline};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ const TOWNS: &[(f64, f64)] = &[
 /// West of this longitude the province is mountainous and sparse.
 const MOUNTAIN_LONGITUDE: f64 = 105.35;
 const PROVINCE_ID: &str = "th";
-const PROVINCE_NAME: &str = "Thanh Hoa";
+const PROVINCE_NAME: &str = "Thanh Hóa";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Terrain {
@@ -74,7 +74,10 @@ impl Terrain {
 struct Commune {
     zone: Zone,
     terrain: Terrain,
+    /// (latitude, longitude), inside the province.
     centre: (f64, f64),
+    /// Its part of the province (also the zone's boundary).
+    cell: Boundary,
 }
 
 /// Generates the province registry for `spec`.
@@ -91,7 +94,8 @@ pub fn province(spec: &ProvinceSpec) -> Registry {
         name: PROVINCE_NAME.to_owned(),
         parent_id: None,
         path: vec![PROVINCE_NAME.to_owned()],
-        police_unit: Some("Cong an tinh Thanh Hoa".to_owned()),
+        police_unit: Some("Công an tỉnh Thanh Hóa".to_owned()),
+        boundary: Some(outline::province()),
     }));
 
     let communes = communes(&mut zone_rng);
@@ -103,13 +107,13 @@ pub fn province(spec: &ProvinceSpec) -> Registry {
             let village = village(&mut zone_rng, commune, index);
             registry.upsert(RegistryEntity::Team(team(&mut zone_rng, &village.0)));
             registry.upsert(RegistryEntity::Zone(village.0.clone()));
-            villages.push(village);
+            villages.push((village, commune));
         }
     }
 
     let weights: Vec<f64> = villages
         .iter()
-        .map(|(_, terrain, _)| {
+        .map(|((_, terrain, _), _)| {
             terrain.camera_weight() * (0.2 + zone_rng.random::<f64>().powi(2) * 3.0)
         })
         .collect();
@@ -117,18 +121,20 @@ pub fn province(spec: &ProvinceSpec) -> Registry {
         return registry;
     };
     for index in 1..=spec.cameras {
-        let (village, _, centre) = &villages[pick_village.sample(&mut camera_rng)];
+        let ((village, _, centre), commune) = &villages[pick_village.sample(&mut camera_rng)];
         registry.upsert(RegistryEntity::Camera(camera(
             &mut camera_rng,
             index,
             village,
             *centre,
+            &commune.cell,
         )));
     }
     registry
 }
 
 fn communes(rng: &mut ChaCha8Rng) -> Vec<Commune> {
+    let province_outline = outline::province();
     let mut used: Vec<String> = names::NAMED_COMMUNES
         .iter()
         .map(|(n, _)| (*n).to_owned())
@@ -157,7 +163,7 @@ fn communes(rng: &mut ChaCha8Rng) -> Vec<Commune> {
         let (terrain, centre) = if is_ward {
             let town = TOWNS[index % TOWNS.len()];
             (Terrain::Town, jitter(rng, town, 0.04))
-        } else if name == "Ba Thuoc" {
+        } else if name == "Bá Thước" {
             (Terrain::Mountain, (20.35, 105.25))
         } else {
             let point = (
@@ -172,22 +178,33 @@ fn communes(rng: &mut ChaCha8Rng) -> Vec<Commune> {
             (terrain, point)
         };
         let (kind, unit) = if is_ward {
-            (ZoneKind::Ward, "phuong")
+            (ZoneKind::Ward, "phường")
         } else {
-            (ZoneKind::Commune, "xa")
+            (ZoneKind::Commune, "xã")
         };
+        // A centre drawn in the bounding box may lie outside the outline.
+        let (lon, lat) =
+            outline::pulled_inside(&province_outline, outline::INTERIOR, (centre.1, centre.0));
+        let centre = (lat, lon);
         communes.push(Commune {
             zone: Zone {
                 id: format!("{PROVINCE_ID}.{}", names::slug(&name)),
                 kind,
-                police_unit: Some(format!("Cong an {unit} {name}")),
+                police_unit: Some(format!("Công an {unit} {name}")),
                 parent_id: Some(PROVINCE_ID.to_owned()),
                 path: vec![PROVINCE_NAME.to_owned(), name.clone()],
                 name,
+                boundary: None,
             },
             terrain,
             centre,
+            cell: province_outline.clone(),
         });
+    }
+    let sites: Vec<(f64, f64)> = communes.iter().map(|c| (c.centre.1, c.centre.0)).collect();
+    for (commune, cell) in communes.iter_mut().zip(outline::cells(&sites)) {
+        commune.zone.boundary = Some(cell.clone());
+        commune.cell = cell;
     }
     communes
 }
@@ -220,19 +237,23 @@ fn village_counts(rng: &mut ChaCha8Rng, communes: &[Commune]) -> Vec<usize> {
 
 fn village(rng: &mut ChaCha8Rng, commune: &Commune, index: usize) -> (Zone, Terrain, (f64, f64)) {
     let (kind, name) = match commune.terrain {
-        Terrain::Town => (ZoneKind::ResidentialGroup, format!("To dan pho {index}")),
-        Terrain::Lowland => (ZoneKind::Village, format!("Thon {index}")),
+        Terrain::Town => (ZoneKind::ResidentialGroup, format!("Tổ dân phố {index}")),
+        Terrain::Lowland => (ZoneKind::Village, format!("Thôn {index}")),
         Terrain::Mountain if rng.random_bool(0.5) => {
-            (ZoneKind::Hamlet, format!("Ban {}", names::place(rng)))
+            (ZoneKind::Hamlet, format!("Bản {}", names::place(rng)))
         }
-        Terrain::Mountain => (ZoneKind::Village, format!("Lang {}", names::place(rng))),
+        Terrain::Mountain => (ZoneKind::Village, format!("Làng {}", names::place(rng))),
     };
     let spread = if commune.terrain == Terrain::Town {
         0.01
     } else {
         0.04
     };
-    let centre = jitter(rng, commune.centre, spread);
+    let centre = inside(
+        &commune.cell,
+        commune.centre,
+        jitter(rng, commune.centre, spread),
+    );
     let mut path = commune.zone.path.clone();
     path.push(name.clone());
     let zone = Zone {
@@ -242,6 +263,7 @@ fn village(rng: &mut ChaCha8Rng, commune: &Commune, index: usize) -> (Zone, Terr
         parent_id: Some(commune.zone.id.clone()),
         path,
         police_unit: None,
+        boundary: None,
     };
     (zone, commune.terrain, centre)
 }
@@ -260,7 +282,7 @@ fn team(rng: &mut ChaCha8Rng, village: &Zone) -> Team {
         })
         .collect();
     Team {
-        name: format!("To bao ve ANTT {}", village.name),
+        name: format!("Tổ bảo vệ ANTT {}", village.name),
         zone_id: village.id.clone(),
         id,
         members,
@@ -268,8 +290,14 @@ fn team(rng: &mut ChaCha8Rng, village: &Zone) -> Team {
     }
 }
 
-fn camera(rng: &mut ChaCha8Rng, index: usize, village: &Zone, centre: (f64, f64)) -> Camera {
-    let (latitude, longitude) = jitter(rng, centre, 0.006);
+fn camera(
+    rng: &mut ChaCha8Rng,
+    index: usize,
+    village: &Zone,
+    centre: (f64, f64),
+    commune: &Boundary,
+) -> Camera {
+    let (latitude, longitude) = inside(commune, centre, jitter(rng, centre, 0.006));
     let kind = match rng.random_range(0..100) {
         0..25 => CameraKind::PlateReader,
         25..85 => CameraKind::Fixed,
@@ -297,6 +325,13 @@ fn camera(rng: &mut ChaCha8Rng, index: usize, village: &Zone, centre: (f64, f64)
         owner,
         installed_on: first_install + Days::new(rng.random_range(0..2_550)),
     }
+}
+
+/// `point` (latitude, longitude) if it lies in `area`, else pulled in
+/// toward `anchor`, which does.
+fn inside(area: &Boundary, anchor: (f64, f64), point: (f64, f64)) -> (f64, f64) {
+    let (lon, lat) = outline::pulled_inside(area, (anchor.1, anchor.0), (point.1, point.0));
+    (lat, lon)
 }
 
 /// A point near `centre`, clamped into the province.
@@ -383,6 +418,40 @@ mod tests {
             town > 3.0 * mountain,
             "town {town:.1} vs mountain {mountain:.1} cameras per village"
         );
+    }
+
+    #[test]
+    fn cameras_stand_inside_their_communes_outline() {
+        let registry = province(&small());
+        let province_outline = registry
+            .zone("th")
+            .and_then(|z| z.boundary.clone())
+            .unwrap();
+        for camera in registry.cameras() {
+            let at = (camera.position.longitude, camera.position.latitude);
+            let commune = registry.commune_of(&camera.zone_id).unwrap();
+            let outline = commune
+                .boundary
+                .as_ref()
+                .expect("every commune has an outline");
+            assert!(outline.contains(at), "{} outside {}", camera.id, commune.id);
+            assert!(province_outline.contains(at), "{camera:?}");
+        }
+    }
+
+    #[test]
+    fn communes_do_not_overlap() {
+        let registry = province(&small());
+        let outlines: Vec<_> = registry
+            .communes()
+            .map(|c| c.boundary.clone().expect("an outline"))
+            .collect();
+        assert_eq!(outlines.len(), ProvinceSpec::COMMUNES);
+        for camera in registry.cameras().take(500) {
+            let at = (camera.position.longitude, camera.position.latitude);
+            let owners = outlines.iter().filter(|o| o.contains(at)).count();
+            assert_eq!(owners, 1, "{} lies in {owners} communes", camera.id);
+        }
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct LocatedRecords {
 pub enum Format {
     Csv,
     Json,
+    /// Zone outlines: a FeatureCollection, one Feature per zone.
+    Geojson,
 }
 
 impl Format {
@@ -50,8 +52,9 @@ impl Format {
         {
             Some("csv") => Ok(Self::Csv),
             Some("json") => Ok(Self::Json),
+            Some("geojson") => Ok(Self::Geojson),
             _ => bail!(
-                "{}: cannot tell the format from the extension; use --format csv|json",
+                "{}: cannot tell the format from the extension; use --format csv|json|geojson",
                 path.display()
             ),
         }
@@ -91,6 +94,10 @@ pub fn read(path: &Path, format: Format) -> anyhow::Result<LocatedRecords> {
     match format {
         Format::Json => read_json(path),
         Format::Csv => read_csv(path),
+        Format::Geojson => bail!(
+            "{}: GeoJSON holds zone outlines, not records (registry::boundaries reads it)",
+            path.display()
+        ),
     }
 }
 
@@ -191,6 +198,7 @@ pub fn write(
 ) -> anyhow::Result<()> {
     match (format, kind) {
         (Format::Json, _) => serde_json::to_writer_pretty(out, document).context("writing JSON"),
+        (Format::Geojson, _) => super::boundaries::write(out, &document.zones),
         (Format::Csv, None) => {
             bail!("CSV holds one kind of record per file: choose one with --kind")
         }

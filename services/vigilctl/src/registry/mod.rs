@@ -3,6 +3,7 @@
 //! registry topic first (the source of truth services follow) and then to
 //! the database; only records that differ from the database are written.
 
+mod boundaries;
 pub mod file;
 pub mod records;
 mod seed;
@@ -58,14 +59,17 @@ enum RegistryCommand {
         replace: bool,
     },
     /// Load zones, members, cameras or watchlist entries from a CSV or JSON
-    /// file. Nothing is applied unless every record is valid.
+    /// file, or zone outlines from a GeoJSON FeatureCollection (one Feature
+    /// per zone, `properties.zone_id` naming it). Nothing is applied unless
+    /// every record is valid.
     Import {
         file: PathBuf,
         /// File format; by default taken from the extension.
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
-    /// Write the registry as JSON (everything) or CSV (one kind).
+    /// Write the registry as JSON (everything), CSV (one kind) or GeoJSON
+    /// (the zones' outlines).
     Export {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
@@ -137,9 +141,11 @@ pub async fn run(args: RegistryArgs) -> anyhow::Result<()> {
         }
         RegistryCommand::Import { file, format } => {
             let format = format.map_or_else(|| Format::of(&file), Ok)?;
-            let records = file::read(&file, format)?;
             let mut current = target.store.load().await?;
-            let entities = validate(records, &current)?;
+            let entities = match format {
+                Format::Geojson => boundaries::read(&file, &current)?,
+                _ => validate(file::read(&file, format)?, &current)?,
+            };
             let applied = apply(&target, &mut current, entities).await?;
             println!(
                 "imported {}: {} records written, {} unchanged",
@@ -214,7 +220,10 @@ fn validate(records: LocatedRecords, current: &Registry) -> anyhow::Result<Vec<R
     let mut zones = Vec::new();
     let mut zone_locations = BTreeMap::new();
     for (location, record) in &records.zones {
-        if let Some(zone) = located(&mut errors, location, record.to_zone()) {
+        if let Some(mut zone) = located(&mut errors, location, record.to_zone()) {
+            if zone.boundary.is_none() {
+                zone.boundary = current.zone(&zone.id).and_then(|z| z.boundary.clone());
+            }
             zone_locations.insert(format!("zone/{}", zone.id), location.clone());
             zones.push(zone);
         }

@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use vigil_domain::plate::NormalizedPlate;
 use vigil_domain::{
-    Camera, CameraKind, CameraOwner, GeoPoint, Member, MemberRole, Registry, Team, WatchlistEntry,
-    Zone, ZoneKind,
+    Boundary, Camera, CameraKind, CameraOwner, GeoPoint, Member, MemberRole, Registry, Team,
+    WatchlistEntry, Zone, ZoneKind,
 };
 
 /// A zone; its path of names is derived from its parents.
@@ -24,6 +24,10 @@ pub struct ZoneRecord {
     pub parent_id: String,
     #[serde(default)]
     pub police_unit: String,
+    /// Its outline, a GeoJSON geometry object; empty keeps the outline the
+    /// registry has (`registry import FILE.geojson` sets outlines alone).
+    #[serde(default)]
+    pub boundary_geojson: String,
 }
 
 /// One member of a team; a team is the set of rows sharing `team_id`.
@@ -167,6 +171,10 @@ impl ZoneRecord {
             parent_id,
             path: Vec::new(),
             police_unit: optional(&self.police_unit),
+            boundary: optional(&self.boundary_geojson)
+                .map(|text| Boundary::from_geojson(&text))
+                .transpose()
+                .map_err(|error| field_error("boundary_geojson", error.to_string()))?,
         })
     }
 
@@ -177,6 +185,11 @@ impl ZoneRecord {
             name: zone.name.clone(),
             parent_id: zone.parent_id.clone().unwrap_or_default(),
             police_unit: zone.police_unit.clone().unwrap_or_default(),
+            boundary_geojson: zone
+                .boundary
+                .as_ref()
+                .map(Boundary::to_geojson)
+                .unwrap_or_default(),
         }
     }
 }
@@ -441,6 +454,7 @@ mod tests {
             parent_id: None,
             path: vec!["Thanh Hoa".into()],
             police_unit: None,
+            boundary: None,
         }));
         let record = |id: &str, kind: &str, name: &str, parent: &str| ZoneRecord {
             zone_id: id.into(),
@@ -448,6 +462,7 @@ mod tests {
             name: name.into(),
             parent_id: parent.into(),
             police_unit: String::new(),
+            boundary_geojson: String::new(),
         };
         let mut zones = vec![
             record("th.a.v1", "village", "Thon 1", "th.a")

@@ -272,7 +272,7 @@ mod tests {
         let json = serde_json::to_value(View::camera(&registry, &camera.id).unwrap()).unwrap();
         assert_eq!(json["camera_id"], camera.id.as_str());
         assert_eq!(json["team"]["members"][0]["role"], "captain");
-        assert_eq!(json["zone_path"][0], "Thanh Hoa");
+        assert_eq!(json["zone_path"][0], "Thanh Hóa");
         let counts = serde_json::to_value(View::Counts(registry.counts().into())).unwrap();
         assert_eq!(counts["communes"], 166);
         assert_eq!(counts["cameras"], 20);
