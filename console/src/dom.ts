@@ -31,3 +31,27 @@ export interface View {
   readonly el: HTMLElement;
   retranslate(): void;
 }
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/**
+ * A new SVG `<tag>` with `attrs` and `children`, like {@link h}. Geometry
+ * goes in as attributes (`d`, `x`, `width`), which the CSP allows; looks
+ * come from app.css through classes.
+ */
+export function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: (Node | string)[]
+): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === true) {
+      el.setAttribute(name, "");
+    } else if (value !== false && value !== undefined) {
+      el.setAttribute(name, String(value));
+    }
+  }
+  el.append(...children);
+  return el;
+}

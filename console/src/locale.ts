@@ -32,3 +32,8 @@ export function describe(problem: Problem): string {
   const words = tr(problem.key);
   return problem.detail ? `${words}: ${problem.detail}` : words;
 }
+
+/** `n` with the current language's digit grouping ("12.345" / "12,345"). */
+export function formatNumber(n: number | bigint): string {
+  return new Intl.NumberFormat(current === "vi" ? "vi-VN" : "en-GB").format(n);
+}

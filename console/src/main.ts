@@ -1,6 +1,6 @@
 /**
- * The Vigil operations console: sign in with an API token, then the live
- * Alerts page. Served by vigil-api from the same origin as the gRPC-web
+ * The Vigil operations console: sign in with an API token, then the pages
+ * the role may use (the live Alerts page first). Served by vigil-api from the same origin as the gRPC-web
  * API, under a strict Content-Security-Policy (no inline script or style,
  * nothing from elsewhere).
  */
@@ -15,19 +15,23 @@ import { problemOf, type Problem } from "./errors";
 import { Header } from "./header";
 import { LANGS } from "./i18n";
 import { currentLang, describe, setLang } from "./locale";
+import { routeHash } from "./nav";
 import { clearToken, loadToken, saveToken } from "./session";
+import { Shell } from "./shell";
 import { SignIn } from "./signin";
+import { ZoneDirectory } from "./zones";
 
 const alarm = new Alarm();
 const content = h("main", { class: "content" });
 let page: AlertsPage | undefined;
+let shell: Shell | undefined;
 
 const header = new Header({
   switchLang() {
     setLang(LANGS[(LANGS.indexOf(currentLang()) + 1) % LANGS.length] ?? LANGS[0]);
     header.retranslate();
     signIn.retranslate();
-    page?.retranslate();
+    shell?.retranslate();
   },
   signOut: () => signOut(),
   enableNotifications: () => alarm.ask(),
@@ -50,15 +54,34 @@ async function openConsole(token: string): Promise<void> {
   }
   saveToken(token);
   header.showUser(me);
-  page = new AlertsPage(api, me, alarm, { signedOut: (problem) => signOut(problem) });
-  content.replaceChildren(page.el);
-  page.start();
+  const alerts = new AlertsPage(api, me, alarm, { signedOut: (problem) => signOut(problem) });
+  page = alerts;
+  shell = new Shell(
+    {
+      api,
+      me,
+      zones: new ZoneDirectory(api, me),
+      alerts,
+      go: (route) => (window.location.hash = routeHash(route)),
+      signedOut: (problem) => signOut(problem),
+    },
+    alerts,
+  );
+  content.replaceChildren(shell.el);
+  alerts.start();
+  shell.start();
 }
 
 /** Back to the sign-in form, saying `why` when the server ended the session. */
 function signOut(why?: Problem): void {
+  if (!page && why) {
+    // Signed out already: another call failed on the same token.
+    return;
+  }
   page?.stop();
   page = undefined;
+  shell?.stop();
+  shell = undefined;
   clearToken();
   header.clearUser();
   signIn.reset(why && (() => describe(why)));

@@ -5,8 +5,10 @@
  */
 
 import { AlertOutcome, AlertState } from "./gen/vigil/v1/alerting_pb";
+import { DetectionKind } from "./gen/vigil/v1/detection_pb";
 import { Role } from "./gen/vigil/v1/operations_pb";
-import { AlertKind } from "./gen/vigil/v1/stream_pb";
+import { CoverageState } from "./gen/vigil/v1/query_pb";
+import { AlertKind, Heartbeat_LinkState } from "./gen/vigil/v1/stream_pb";
 
 /** Alert states in lifecycle order: a state never goes back to an earlier one. */
 export const STATES = ["raised", "notified", "escalated", "acknowledged", "closed"] as const;
@@ -55,4 +57,44 @@ export function kindName(kind: AlertKind): KindName {
 
 export function roleName(role: Role): RoleName {
   return parseName(ROLES, Role[role]) ?? "unspecified";
+}
+
+/** What a camera's analytics saw (DetectionKind), unspecified left out. */
+export const DETECTION_KINDS = [
+  "vehicle",
+  "plate",
+  "person",
+  "intrusion",
+  "loitering",
+  "fire_smoke",
+  "crowd",
+  "tamper",
+] as const;
+export type DetectionKindName = (typeof DETECTION_KINDS)[number];
+
+/** A detection kind's name; undefined for unspecified or unknown values. */
+export function detectionKindName(kind: DetectionKind): DetectionKindName | undefined {
+  return parseName(DETECTION_KINDS, DetectionKind[kind]);
+}
+
+/** The enum value of a detection kind's name. */
+export function detectionKindValue(name: DetectionKindName): DetectionKind {
+  return DetectionKind[name.toUpperCase() as keyof typeof DetectionKind];
+}
+
+/** Whether a camera watched over a window (CoverageState); also its `data-state`. */
+export const COVERAGE_STATES = ["covered", "silent", "offline", "unknown"] as const;
+export type CoverageName = (typeof COVERAGE_STATES)[number];
+
+/** A coverage state's name; unspecified reads as unknown. */
+export function coverageName(state: CoverageState): CoverageName {
+  return parseName(COVERAGE_STATES, CoverageState[state]) ?? "unknown";
+}
+
+/** An edge link's state as its heartbeat reports it. */
+export const LINK_STATES = ["unspecified", "up", "degraded", "down"] as const;
+export type LinkName = (typeof LINK_STATES)[number];
+
+export function linkName(state: Heartbeat_LinkState): LinkName {
+  return parseName(LINK_STATES, Heartbeat_LinkState[state]) ?? "unspecified";
 }

@@ -25,8 +25,19 @@ export interface PageHooks {
   signedOut(problem: Problem): void;
 }
 
+/**
+ * The open alerts of the live queue, for the other pages (the map rings
+ * them, a commune's page lists its own).
+ */
+export interface OpenAlerts {
+  /** The alerts not closed yet. */
+  open(): Alert[];
+  /** Calls `listener` after each change of the queue; answers how to stop. */
+  subscribe(listener: () => void): () => void;
+}
+
 /** The live alert queue. */
-export class AlertsPage implements View, RowHost {
+export class AlertsPage implements View, RowHost, OpenAlerts {
   readonly el: HTMLElement;
   private readonly heading = h("h1");
   private readonly count = h("span", { class: "alert-count" });
@@ -40,6 +51,8 @@ export class AlertsPage implements View, RowHost {
   private readonly teams = new Map<string, HTMLDataListElement>();
   private readonly allowed: ReadonlySet<AlertAction>;
   private readonly feed: AlertFeed;
+  private readonly listeners = new Set<() => void>();
+  private notifyQueued = false;
   private liveState: LiveState = "reconnecting";
   private problem: Problem | undefined;
 
@@ -72,6 +85,18 @@ export class AlertsPage implements View, RowHost {
       signedOut: (problem) => hooks.signedOut(problem),
     });
     this.retranslate();
+  }
+
+  open(): Alert[] {
+    return this.queue
+      .ordered()
+      .filter((row) => row.state !== "closed")
+      .map((row) => row.alert);
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Starts the feed. */
@@ -156,6 +181,21 @@ export class AlertsPage implements View, RowHost {
       this.list.insertBefore(view.el, before);
     }
     this.showCount();
+    this.changed();
+  }
+
+  /** Tells the listeners, once per burst of records (a listing brings hundreds). */
+  private changed(): void {
+    if (this.notifyQueued || this.listeners.size === 0) {
+      return;
+    }
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      for (const listener of this.listeners) {
+        listener();
+      }
+    });
   }
 
   /** The live indicator, and why the feed is not working when it is not. */

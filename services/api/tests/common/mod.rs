@@ -99,11 +99,13 @@ impl Fixture {
     /// Like `start`, with extra vigil-api flags; with `--tls-cert` the
     /// fixture's own channel is not connected (the caller connects).
     pub async fn start_with(tag: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::start_province(tag, extra, 1_000).await
+    }
+
+    /// Like `start_with`, over a synthetic province of `cameras` cameras.
+    pub async fn start_province(tag: &str, extra: &[&str], cameras: usize) -> anyhow::Result<Self> {
         let env = TestEnv::new(tag).await?;
-        let registry = province(&ProvinceSpec {
-            cameras: 1_000,
-            seed: 36,
-        });
+        let registry = province(&ProvinceSpec { cameras, seed: 36 });
         install_registry(&env.kafka, &env.keyspace, &registry).await?;
 
         let communes = communes_by_cameras(&registry);
