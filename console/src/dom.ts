@@ -14,16 +14,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   attrs: Attrs = {},
   ...children: (Node | string)[]
 ): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === true) {
-      el.setAttribute(name, "");
-    } else if (value !== false && value !== undefined) {
-      el.setAttribute(name, String(value));
-    }
-  }
-  el.append(...children);
-  return el;
+  return filled(document.createElement(tag), attrs, children);
 }
 
 /** Something on screen that re-reads its words when the language changes. */
@@ -44,7 +35,11 @@ export function svg<K extends keyof SVGElementTagNameMap>(
   attrs: Attrs = {},
   ...children: (Node | string)[]
 ): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG_NS, tag);
+  return filled(document.createElementNS(SVG_NS, tag), attrs, children);
+}
+
+/** `el` with `attrs` set (true: present and empty; false or undefined: absent) and `children` appended. */
+function filled<E extends Element>(el: E, attrs: Attrs, children: (Node | string)[]): E {
   for (const [name, value] of Object.entries(attrs)) {
     if (value === true) {
       el.setAttribute(name, "");

@@ -248,6 +248,57 @@ async fn desks_see_their_scope_live_and_each_others_moves() -> anyhow::Result<()
     );
     assert!(percentile(&latencies, 99.0) < VISIBLE_WITHIN.as_millis() as f64);
 
+    // The police desk's link drops for a while; alerts raised meanwhile
+    // arrive once it is back, each exactly once, and nothing is repeated.
+    // (The emulated drop fails new calls but leaves the open stream be:
+    // the desk notices at its next liveness check, within 30 s.)
+    police.set_offline(true).await?;
+    police
+        .until(
+            Duration::from_secs(45),
+            "the desk noticing the drop",
+            "const live = document.querySelector('[data-testid=\"alerts-live\"]');\
+             return live && live.dataset.state === 'reconnecting';",
+            vec![],
+        )
+        .await?;
+    let mut during = Vec::new();
+    for n in 0..3 {
+        let camera = &fx.cameras_a[n % fx.cameras_a.len()];
+        during.push(watchlist_alert(&fx, camera, &format!("36A-777.{n:02}")));
+    }
+    raise(&fx, &producer, &during).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    police.set_offline(false).await?;
+    let during_ids: Vec<Value> = during.iter().map(|a| json!(a.alert_id)).collect();
+    police
+        .until(
+            Duration::from_secs(45),
+            "the alerts raised during the drop, after it",
+            "return arguments[0].every(id => document.querySelectorAll(\
+               `[data-testid=\"alert-row\"][data-alert-id=\"${id}\"]`).length === 1);",
+            vec![Value::Array(during_ids)],
+        )
+        .await?;
+    let rows = police
+        .run(
+            "const ids = [...document.querySelectorAll('[data-testid=\"alert-row\"]')]\
+               .map(row => row.dataset.alertId);\
+             return [ids.length, new Set(ids).size];",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        rows[0], rows[1],
+        "an alert shown twice after the drop: {rows}"
+    );
+    // The drop itself is in the console (failed calls); nothing else.
+    let errors = police.console_errors().await?;
+    assert!(
+        errors.iter().all(|error| error.contains("net::ERR_")),
+        "{errors:?}"
+    );
+
     // Nothing from another origin, no errors in either desk's console.
     for desk in [&police, &operator] {
         assert_eq!(desk.foreign_resources(&origin).await?, Vec::<String>::new());

@@ -187,6 +187,13 @@ impl Browser {
         std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
     }
 
+    /// Cuts the page off the network (as a dropped link does: calls in
+    /// flight fail, new ones cannot connect), or gives it back.
+    pub async fn set_offline(&self, offline: bool) -> anyhow::Result<()> {
+        self.client.issue_cmd(NetworkConditions { offline }).await?;
+        Ok(())
+    }
+
     pub async fn close(mut self) -> anyhow::Result<()> {
         let closed = self.client.close().await;
         let _ = self.driver.kill().await;
@@ -212,5 +219,36 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// chromedriver's network emulation: offline, or back to normal.
+#[derive(Debug)]
+struct NetworkConditions {
+    offline: bool,
+}
+
+impl WebDriverCompatibleCommand for NetworkConditions {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/chromium/network_conditions",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        if self.offline {
+            let body = json!({ "network_conditions": {
+                "offline": true, "latency": 0,
+                "download_throughput": 0, "upload_throughput": 0,
+            }});
+            (http::Method::POST, Some(body.to_string()))
+        } else {
+            (http::Method::DELETE, None)
+        }
     }
 }
