@@ -47,6 +47,11 @@ pub(crate) struct TargetArgs {
     /// namespace.
     #[arg(long, default_value_t = 6, value_parser = vigil_runtime::flags::count::<i32>)]
     pub(crate) partitions: i32,
+    /// Replication of a fresh namespace's topics (3 on the cluster, which
+    /// `deploy/local/stack --cluster env` sets); its keyspace takes
+    /// --cql-replication.
+    #[arg(long, env = "VIGIL_TOPIC_REPLICATION", default_value_t = 1, value_parser = vigil_runtime::flags::count::<i32>)]
+    pub(crate) topic_replication: i32,
 }
 
 /// A running target: where it is, its registry, and the in-process
@@ -106,7 +111,9 @@ impl Namespace {
             ..args.kafka.clone()
         };
         kafka
-            .ensure_topics(&TopicPlan::single_node(args.partitions))
+            .ensure_topics(
+                &TopicPlan::single_node(args.partitions).replicated(args.topic_replication),
+            )
             .await
             .context("creating topics")?;
         let store = StoreArgs {

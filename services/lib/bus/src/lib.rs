@@ -13,7 +13,7 @@ pub mod topics;
 pub mod trace;
 
 pub use context::KafkaContext;
-pub use topics::{TopicPlan, Topics};
+pub use topics::{PlanError, TopicPlan, Topics};
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
@@ -66,6 +66,12 @@ pub enum BusError {
     /// The create-topics request itself failed.
     #[error("creating topics: {0}")]
     Admin(#[source] KafkaError),
+    /// The cluster's metadata could not be read.
+    #[error("reading the cluster's metadata from {brokers}: {source}")]
+    Metadata { brokers: String, source: KafkaError },
+    /// The topic plan does not fit the cluster.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
 }
 
 /// Where the Kafka cluster is; flattened into every service's command line.
@@ -262,6 +268,28 @@ impl KafkaArgs {
             })
     }
 
+    /// How many brokers the cluster has (from a metadata request).
+    pub async fn broker_count(&self) -> Result<usize, BusError> {
+        let client: rdkafka::consumer::BaseConsumer =
+            self.client_config()
+                .create()
+                .map_err(|source| BusError::Client {
+                    client: "metadata client",
+                    brokers: self.brokers.clone(),
+                    source,
+                })?;
+        let brokers = self.brokers.clone();
+        tokio::task::spawn_blocking(move || {
+            use rdkafka::consumer::Consumer as _;
+            client
+                .fetch_metadata(None, Duration::from_secs(30))
+                .map(|metadata| metadata.brokers().len())
+        })
+        .await
+        .unwrap_or(Err(KafkaError::Canceled))
+        .map_err(|source| BusError::Metadata { brokers, source })
+    }
+
     /// Creates every topic in `plan` that does not exist yet; existing topics
     /// are left as they are. Returns the names that were created.
     pub async fn ensure_topics(&self, plan: &TopicPlan) -> Result<Vec<String>, BusError> {
@@ -273,8 +301,10 @@ impl KafkaArgs {
                     brokers: self.brokers.clone(),
                     source,
                 })?;
+        plan.check(self.broker_count().await?)?;
         let topics = self.topics();
-        let new_topics = plan.new_topics(&topics);
+        let min_insync = plan.min_insync().to_string();
+        let new_topics = plan.new_topics(&topics, &min_insync);
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = admin
             .create_topics(new_topics.iter(), &options)

@@ -36,6 +36,7 @@ pub use tls::CqlTls;
 use std::sync::Arc;
 use std::time::Duration;
 
+use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::statement::prepared::PreparedStatement;
@@ -75,6 +76,11 @@ pub enum StoreError {
     },
     #[error("CQL TLS: {0}")]
     Tls(String),
+    #[error(
+        "keyspace replication {replication} needs {replication} nodes, but the cluster has {nodes}; \
+         lower --cql-replication or add nodes"
+    )]
+    ReplicationAboveNodes { replication: u32, nodes: usize },
     #[error("keyspace name {0:?} must be letters, digits and underscores")]
     InvalidKeyspace(String),
     #[error("event {event_id:?} cannot be stored: {reason}")]
@@ -108,6 +114,16 @@ pub struct StoreArgs {
         value_parser = vigil_runtime::flags::count::<u32>
     )]
     pub keyspace_replication: u32,
+    /// Consistency level of every read and write. LOCAL_QUORUM: with
+    /// replication 3, an acknowledged write is on two replicas and every
+    /// read sees it, with any one node down.
+    #[arg(
+        long = "cql-consistency",
+        env = "VIGIL_CQL_CONSISTENCY",
+        value_enum,
+        default_value_t = CqlConsistency::LocalQuorum
+    )]
+    pub consistency: CqlConsistency,
     /// How long events are kept (e.g. "90days"); 0s keeps them forever.
     #[arg(long = "event-ttl", env = "VIGIL_EVENT_TTL", default_value = "90days", value_parser = vigil_runtime::flags::ttl)]
     pub event_ttl: Duration,
@@ -130,6 +146,33 @@ pub struct StoreArgs {
     /// TLS towards the nodes (off by default).
     #[command(flatten)]
     pub tls: CqlTls,
+}
+
+/// The consistency levels an operator may choose for reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CqlConsistency {
+    /// One replica anywhere: survives losing all but one, reads may be stale.
+    One,
+    /// One replica in the local datacenter.
+    LocalOne,
+    /// A majority of the local datacenter's replicas (the default).
+    LocalQuorum,
+    /// A majority of all replicas across datacenters.
+    Quorum,
+    /// Every replica: any node down fails the request.
+    All,
+}
+
+impl From<CqlConsistency> for scylla::statement::Consistency {
+    fn from(level: CqlConsistency) -> Self {
+        match level {
+            CqlConsistency::One => Self::One,
+            CqlConsistency::LocalOne => Self::LocalOne,
+            CqlConsistency::LocalQuorum => Self::LocalQuorum,
+            CqlConsistency::Quorum => Self::Quorum,
+            CqlConsistency::All => Self::All,
+        }
+    }
 }
 
 /// A session and the keyspace Vigil's tables live in. Statements name their
@@ -266,9 +309,13 @@ impl StoreArgs {
     /// Opens a session to the cluster.
     pub async fn connect(&self) -> Result<Session, StoreError> {
         let nodes: Vec<&str> = self.nodes.split(',').map(str::trim).collect();
+        let profile = ExecutionProfile::builder()
+            .consistency(self.consistency.into())
+            .build();
         let mut builder = SessionBuilder::new()
             .known_nodes(&nodes)
-            .connection_timeout(Duration::from_secs(10));
+            .connection_timeout(Duration::from_secs(10))
+            .default_execution_profile_handle(profile.into_handle());
         if let (Some(user), Some(password)) = (&self.username, &self.password) {
             builder = builder.user(user, password.expose());
         }

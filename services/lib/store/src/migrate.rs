@@ -113,6 +113,13 @@ pub async fn migrate(
     {
         return Err(StoreError::InvalidKeyspace(keyspace.to_owned()));
     }
+    let nodes = session.get_cluster_state().get_nodes_info().len();
+    if usize::try_from(replication_factor).map_or(true, |rf| rf > nodes) {
+        return Err(StoreError::ReplicationAboveNodes {
+            replication: replication_factor,
+            nodes,
+        });
+    }
     run(
         session,
         format!(

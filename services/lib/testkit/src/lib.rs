@@ -3,7 +3,10 @@
 //! [`TestEnv::new`] makes sure the local stack is running (starting it with
 //! `deploy/local/stack up` if needed, reusing it otherwise) and gives the
 //! test a topic prefix and keyspace of its own, so tests run in parallel
-//! without seeing each other's data.
+//! without seeing each other's data. [`TestEnv::on_cluster`] does the same
+//! on the three-node cluster of `deploy/local/stack --cluster`.
+
+pub mod cluster;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -123,17 +126,37 @@ impl TestEnv {
     /// Ensures the stack, creates the test's topics and migrates its keyspace.
     pub async fn new(tag: &str) -> anyhow::Result<Self> {
         ensure_stack().await?;
+        Self::create(tag, "127.0.0.1:9092", "127.0.0.1:9042", 1).await
+    }
+
+    /// Ensures the three-node cluster, creates the test's topics (replication
+    /// 3, min ISR 2) and migrates its keyspace (replication 3).
+    pub async fn on_cluster(tag: &str) -> anyhow::Result<Self> {
+        cluster::ensure().await?;
+        Self::create(tag, cluster::BROKERS, cluster::CQL_NODES, 3).await
+    }
+
+    async fn create(
+        tag: &str,
+        brokers: &str,
+        cql_nodes: &str,
+        replication: u16,
+    ) -> anyhow::Result<Self> {
         let name = unique_name(tag);
         let kafka = KafkaArgs {
-            brokers: "127.0.0.1:9092".to_owned(),
+            brokers: brokers.to_owned(),
             topic_prefix: format!("{name}."),
             security: KafkaSecurity::default(),
         };
         kafka
-            .ensure_topics(&TopicPlan::single_node(3))
+            .ensure_topics(&TopicPlan::single_node(3).replicated(replication.into()))
             .await
             .context("creating test topics")?;
-        let store = test_store(&name);
+        let store = StoreArgs {
+            nodes: cql_nodes.to_owned(),
+            keyspace_replication: replication.into(),
+            ..test_store(&name)
+        };
         let session = store.connect().await?;
         vigil_store::migrate(&session, &store.keyspace, store.keyspace_replication)
             .await
@@ -153,6 +176,7 @@ fn test_store(keyspace: &str) -> StoreArgs {
         nodes: "127.0.0.1:9042".to_owned(),
         keyspace: keyspace.to_owned(),
         keyspace_replication: 1,
+        consistency: vigil_store::CqlConsistency::LocalQuorum,
         event_ttl: Duration::from_secs(86_400),
         username: None,
         password: None,
