@@ -233,7 +233,7 @@ pub(crate) async fn scratch(
     kafka
         .ensure_topics(&TopicPlan {
             enriched_partitions: 1,
-            ..TopicPlan::single_node(partitions)
+            ..TopicPlan::single_node(partitions).replicated(target.topic_replication)
         })
         .await?;
     let name = format!("lt_ceiling_{stamp}");

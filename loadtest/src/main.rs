@@ -443,6 +443,7 @@ async fn run_ceiling(args: CeilingArgs) -> anyhow::Result<()> {
 #[derive(Debug, Serialize)]
 struct ChaosReport {
     command: &'static str,
+    cluster: bool,
     rate: u32,
     load_s: f64,
     outage_s: f64,
@@ -451,18 +452,18 @@ struct ChaosReport {
 
 async fn run_chaos(args: chaos::ChaosArgs) -> anyhow::Result<()> {
     let dir = report::directory(args.report_dir.as_deref(), "chaos")?;
-    let count = if args.scenarios.is_empty() {
-        chaos::SCENARIOS.len()
-    } else {
-        args.scenarios.len()
-    };
+    let count = args.wanted()?.len();
     let bar = ProgressBar::new(count as u64).with_style(ProgressStyle::with_template(
         "chaos {bar:30} {pos}/{len}  {msg}",
     )?);
     let outcomes = chaos::run(&args, &bar).await?;
     bar.finish_and_clear();
     report::print_table(
-        "fault matrix (exact accounting by event id)",
+        if args.cluster {
+            "fault matrix on the three-node cluster (exact accounting by event id; API during the fault)"
+        } else {
+            "fault matrix (exact accounting by event id; API during the fault)"
+        },
         &[
             "scenario",
             "accepted",
@@ -470,7 +471,9 @@ async fn run_chaos(args: chaos::ChaosArgs) -> anyhow::Result<()> {
             "lost",
             "duplicated",
             "counts",
-            "API",
+            "API lists",
+            "API OK %",
+            "API p99 ms",
             "converged s",
         ],
         outcomes
@@ -484,6 +487,8 @@ async fn run_chaos(args: chaos::ChaosArgs) -> anyhow::Result<()> {
                     o.duplicated.to_string(),
                     if o.counts_exact { "exact" } else { "WRONG" }.to_owned(),
                     if o.api_exact { "exact" } else { "WRONG" }.to_owned(),
+                    format!("{:.1}", o.api_during_fault.ok_share * 100.0),
+                    format!("{:.0}", o.api_during_fault.p99_ms),
                     format!("{:.0}", o.seconds_to_converge),
                 ]
             })
@@ -498,6 +503,7 @@ async fn run_chaos(args: chaos::ChaosArgs) -> anyhow::Result<()> {
         &dir,
         &ChaosReport {
             command: "chaos",
+            cluster: args.cluster,
             rate: args.rate,
             load_s: args.load.as_secs_f64(),
             outage_s: args.outage.as_secs_f64(),

@@ -59,6 +59,8 @@ pub(crate) struct TargetArgs {
 #[derive(Debug)]
 pub(crate) struct Target {
     pub(crate) kafka: KafkaArgs,
+    /// Replication of the topics the tool makes (scratch topics).
+    pub(crate) topic_replication: i32,
     pub(crate) keyspace: Keyspace,
     pub(crate) store: StoreArgs,
     pub(crate) registry: Registry,
@@ -152,6 +154,16 @@ impl Namespace {
 /// Drops `keyspace` (fresh namespaces only: a local Cassandra holds every
 /// table in one heap, and left-over test keyspaces add up).
 pub(crate) async fn drop_keyspace(keyspace: &Keyspace) -> anyhow::Result<()> {
+    // A node restarted moments ago (a fault scenario) may not have the
+    // latest schema yet; a drop it misses leaves it with tables the others
+    // no longer know ("Unknown CF" on later schema changes).
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        keyspace.session().await_schema_agreement(),
+    )
+    .await
+    .context("the nodes did not agree on the schema within a minute")?
+    .context("waiting for schema agreement")?;
     keyspace
         .session()
         .query_unpaged(format!("DROP KEYSPACE IF EXISTS {}", keyspace.name()), ())
@@ -181,6 +193,7 @@ impl Target {
             }
             return Ok(Self {
                 kafka: args.kafka.clone(),
+                topic_replication: args.topic_replication,
                 store: args.store.clone(),
                 keyspace,
                 registry,
@@ -259,6 +272,7 @@ impl Target {
         ];
         Ok(Self {
             kafka,
+            topic_replication: args.topic_replication,
             store,
             keyspace,
             registry,

@@ -1,4 +1,4 @@
-//! The fault matrix at a small scale (CI): every scenario, with real 30 s
+//! The fault matrix at a small scale (CI): every scenario, with real 15 s
 //! outages of Kafka and Cassandra, must end with nothing lost, nothing
 //! duplicated and the counts exact. Alone in its test binary: it stops the
 //! stack's components, which other tests would notice.
@@ -14,11 +14,11 @@ async fn the_fault_matrix_loses_and_duplicates_nothing() -> anyhow::Result<()> {
         .args([
             "chaos",
             "--rate",
-            "20",
+            "50",
             "--load",
-            "40s",
+            "20s",
             "--outage",
-            "30s",
+            "15s",
             "--cameras",
             "300",
         ])

@@ -30,6 +30,12 @@ pub fn duration(value: &str) -> Result<Duration, String> {
     Ok(parsed)
 }
 
+/// A delay that may be `0s`, meaning "off" (e.g. speculative executions):
+/// like [`duration`] otherwise.
+pub fn duration_or_off(value: &str) -> Result<Duration, String> {
+    ttl(value)
+}
+
 /// A time to live: like [`duration`], except that `0s` is allowed and
 /// means "never expires".
 pub fn ttl(value: &str) -> Result<Duration, String> {

@@ -20,7 +20,7 @@ use scylla::statement::prepared::PreparedStatement;
 use scylla::value::{CqlTimestamp, CqlValue};
 use uuid::Uuid;
 use vigil_domain::plate::ocr_key;
-use vigil_proto::v1::EnrichedDetection;
+use vigil_proto::v1::{Detection, EnrichedDetection};
 
 use crate::lwt::Conditional;
 use crate::{Keyspace, StoreError, rows_error};
@@ -44,6 +44,20 @@ pub fn month_bucket(at_ms: i64) -> i64 {
     Utc.with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0)
         .single()
         .map_or(0, |start| start.timestamp_millis())
+}
+
+/// Whether two deliveries carry the same detection. Compared as values
+/// (the labels are a map, encoded in any order), except for `received_at`:
+/// the edge stamps it on arrival, so a source that sends a detection again
+/// after losing the acknowledgement gets a new stamp, not a new identity.
+fn same_detection(stored: Option<&Detection>, delivered: Option<&Detection>) -> bool {
+    let unstamped = |detection: Option<&Detection>| {
+        detection.map(|d| Detection {
+            received_at: None,
+            ..d.clone()
+        })
+    };
+    unstamped(stored) == unstamped(delivered)
 }
 
 /// What [`EventStore::write`] did with an event.
@@ -219,8 +233,7 @@ impl EventStore {
                 source,
             }
         })?;
-        // Compared as values: the labels are a map, encoded in any order.
-        if stored.detection != event.detection {
+        if !same_detection(stored.detection.as_ref(), event.detection.as_ref()) {
             return Ok(Written::Conflicting);
         }
         self.write_query_tables(&EventKeys::of(&stored)?, &stored_payload)
@@ -465,6 +478,28 @@ mod tests {
 
     // 2026-11-28T13:45:10.123Z
     const AT: i64 = 1_795_873_510_123;
+
+    #[test]
+    fn a_resent_detection_is_the_same_whatever_its_arrival_stamp() {
+        let stamp = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+        let first = Detection {
+            event_id: "e1".to_owned(),
+            camera_id: "cam-1".to_owned(),
+            received_at: stamp(10),
+            ..Detection::default()
+        };
+        let resent = Detection {
+            received_at: stamp(20),
+            ..first.clone()
+        };
+        assert!(same_detection(Some(&first), Some(&resent)));
+        let other_camera = Detection {
+            camera_id: "cam-2".to_owned(),
+            ..first.clone()
+        };
+        assert!(!same_detection(Some(&first), Some(&other_camera)));
+        assert!(!same_detection(Some(&first), None));
+    }
 
     #[test]
     fn buckets_truncate_to_their_unit() {

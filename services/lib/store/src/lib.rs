@@ -39,6 +39,9 @@ use std::time::Duration;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::speculative_execution::{
+    SimpleSpeculativeExecutionPolicy, SpeculativeExecutionPolicy,
+};
 use scylla::statement::prepared::PreparedStatement;
 use vigil_runtime::Secret;
 
@@ -124,6 +127,18 @@ pub struct StoreArgs {
         default_value_t = CqlConsistency::LocalQuorum
     )]
     pub consistency: CqlConsistency,
+    /// How long an idempotent statement (every read and upsert) may go
+    /// unanswered before the driver also sends it to another node, up to
+    /// twice; `0s` turns this off. A node that is slow rather than dead
+    /// (a long GC pause, a stalled disk) then costs this delay, not the
+    /// request timeout.
+    #[arg(
+        long = "cql-speculative-after",
+        env = "VIGIL_CQL_SPECULATIVE_AFTER",
+        default_value = "500ms",
+        value_parser = vigil_runtime::flags::duration_or_off
+    )]
+    pub speculative_after: Duration,
     /// How long events are kept (e.g. "90days"); 0s keeps them forever.
     #[arg(long = "event-ttl", env = "VIGIL_EVENT_TTL", default_value = "90days", value_parser = vigil_runtime::flags::ttl)]
     pub event_ttl: Duration,
@@ -309,8 +324,16 @@ impl StoreArgs {
     /// Opens a session to the cluster.
     pub async fn connect(&self) -> Result<Session, StoreError> {
         let nodes: Vec<&str> = self.nodes.split(',').map(str::trim).collect();
+        let speculation: Option<Arc<dyn SpeculativeExecutionPolicy>> =
+            (!self.speculative_after.is_zero()).then(|| {
+                Arc::new(SimpleSpeculativeExecutionPolicy {
+                    max_retry_count: 2,
+                    retry_interval: self.speculative_after,
+                }) as Arc<dyn SpeculativeExecutionPolicy>
+            });
         let profile = ExecutionProfile::builder()
             .consistency(self.consistency.into())
+            .speculative_execution_policy(speculation)
             .build();
         let mut builder = SessionBuilder::new()
             .known_nodes(&nodes)

@@ -177,6 +177,7 @@ fn test_store(keyspace: &str) -> StoreArgs {
         keyspace: keyspace.to_owned(),
         keyspace_replication: 1,
         consistency: vigil_store::CqlConsistency::LocalQuorum,
+        speculative_after: Duration::from_millis(500),
         event_ttl: Duration::from_secs(86_400),
         username: None,
         password: None,

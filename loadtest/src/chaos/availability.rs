@@ -1,0 +1,217 @@
+//! The query load that runs through every scenario: an operator's query
+//! (a commune's events in the scenario's hour) ten times a second, spread
+//! over the API instances, each call bounded by a deadline. What share of
+//! the calls made while the fault lasted were answered, and how slowly.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use vigil_proto::v1::query_service_client::QueryServiceClient;
+use vigil_proto::v1::{ListEventsRequest, TimeWindow};
+
+/// Calls per second.
+const RATE: u32 = 10;
+/// A call not answered within this counts as failed.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// One query call: when it started, why it failed (if it did), how long
+/// it took.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) at: Instant,
+    pub(crate) failure: Option<String>,
+    pub(crate) latency: Duration,
+}
+
+/// The query load, running until [`Probe::finish`].
+pub(crate) struct Probe {
+    stop: CancellationToken,
+    task: JoinHandle<Vec<Call>>,
+}
+
+/// What a query is about.
+pub(crate) struct Query {
+    /// `host:port` of every API instance.
+    pub(crate) apis: Vec<String>,
+    pub(crate) token: String,
+    pub(crate) commune: String,
+    /// Start of the hour queried, in milliseconds.
+    pub(crate) hour: i64,
+}
+
+impl Probe {
+    /// Starts calling the API.
+    pub(crate) fn start(query: Query) -> anyhow::Result<Self> {
+        let endpoints = query
+            .apis
+            .iter()
+            .map(|api| {
+                Ok(
+                    tonic::transport::Endpoint::from_shared(format!("http://{api}"))?
+                        .connect_timeout(Duration::from_secs(1)),
+                )
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let client = QueryServiceClient::new(tonic::transport::Channel::balance_list(
+            endpoints.into_iter(),
+        ));
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(client, query, stop.clone()));
+        Ok(Self { stop, task })
+    }
+
+    /// Stops the load; every call made.
+    pub(crate) async fn finish(self) -> Vec<Call> {
+        self.stop.cancel();
+        self.task.await.unwrap_or_default()
+    }
+}
+
+async fn run(
+    client: QueryServiceClient<tonic::transport::Channel>,
+    query: Query,
+    stop: CancellationToken,
+) -> Vec<Call> {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1) / RATE);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut calls = tokio::task::JoinSet::new();
+    let mut done = Vec::new();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = ticks.tick() => {
+                let mut client = client.clone();
+                let request = request(&query);
+                calls.spawn(async move {
+                    let at = Instant::now();
+                    let answer = tokio::time::timeout(DEADLINE, client.list_events(request)).await;
+                    let failure = match answer {
+                        Ok(Ok(_)) => None,
+                        Ok(Err(status)) => Some(format!("{:?}: {}", status.code(), status.message())),
+                        Err(_) => Some(format!("no answer within {DEADLINE:?}")),
+                    };
+                    Call { at, failure, latency: at.elapsed() }
+                });
+            }
+            Some(Ok(call)) = calls.join_next(), if !calls.is_empty() => done.push(call),
+        }
+    }
+    while let Some(call) = calls.join_next().await {
+        done.extend(call.ok());
+    }
+    done
+}
+
+fn request(query: &Query) -> tonic::Request<ListEventsRequest> {
+    let at = |ms: i64| prost_types::Timestamp {
+        seconds: ms / 1000,
+        nanos: 0,
+    };
+    let mut request = tonic::Request::new(ListEventsRequest {
+        zone_id: query.commune.clone(),
+        window: Some(TimeWindow {
+            start: Some(at(query.hour)),
+            end: Some(at(query.hour + 3_600_000)),
+        }),
+        page_size: 100,
+        ..ListEventsRequest::default()
+    });
+    if let Ok(value) = format!("Bearer {}", query.token).parse() {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+/// The API as the query load saw it while a fault lasted.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Availability {
+    /// Calls started within the fault.
+    pub(crate) calls: usize,
+    /// Share of those answered OK, 0 to 1 (1 when there were none).
+    pub(crate) ok_share: f64,
+    /// 99th percentile latency of those calls, failed ones included.
+    pub(crate) p99_ms: f64,
+    /// The most frequent reason calls failed, with how many did so.
+    pub(crate) top_failure: Option<(String, usize)>,
+}
+
+/// Availability over the calls started from `from` to `to`.
+pub(crate) fn during(calls: &[Call], from: Instant, to: Instant) -> Availability {
+    let mut latencies: Vec<Duration> = Vec::new();
+    let mut ok = 0usize;
+    let mut failures: std::collections::BTreeMap<&str, usize> = Default::default();
+    for call in calls.iter().filter(|c| c.at >= from && c.at <= to) {
+        latencies.push(call.latency);
+        match &call.failure {
+            None => ok += 1,
+            Some(reason) => *failures.entry(reason).or_default() += 1,
+        }
+    }
+    latencies.sort_unstable();
+    let p99 = match latencies.len() {
+        0 => Duration::ZERO,
+        n => latencies[(n * 99).div_ceil(100) - 1],
+    };
+    Availability {
+        calls: latencies.len(),
+        ok_share: if latencies.is_empty() {
+            1.0
+        } else {
+            ok as f64 / latencies.len() as f64
+        },
+        p99_ms: p99.as_secs_f64() * 1000.0,
+        top_failure: failures
+            .into_iter()
+            .max_by_key(|(_, count)| *count)
+            .map(|(reason, count)| (reason.to_owned(), count)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(start: Instant, second: u64, ok: bool, millis: u64) -> Call {
+        Call {
+            at: start + Duration::from_secs(second),
+            failure: (!ok).then(|| "slow".to_owned()),
+            latency: Duration::from_millis(millis),
+        }
+    }
+
+    #[test]
+    fn only_calls_started_during_the_fault_count() {
+        let t = Instant::now();
+        let mut calls: Vec<Call> = (0..100).map(|i| call(t, 10, true, 10 + i)).collect();
+        calls.push(call(t, 10, false, 5000));
+        // Before and after the fault: ignored.
+        calls.push(call(t, 1, false, 9000));
+        calls.push(call(t, 30, false, 9000));
+        let seen = during(
+            &calls,
+            t + Duration::from_secs(5),
+            t + Duration::from_secs(20),
+        );
+        assert_eq!(seen.calls, 101);
+        assert!((seen.ok_share - 100.0 / 101.0).abs() < 1e-9);
+        // The 100th of 101 sorted latencies.
+        assert_eq!(seen.p99_ms, 109.0);
+        assert_eq!(seen.top_failure, Some(("slow".to_owned(), 1)));
+    }
+
+    #[test]
+    fn no_calls_is_full_availability() {
+        let t = Instant::now();
+        assert_eq!(
+            during(&[], t, t),
+            Availability {
+                calls: 0,
+                ok_share: 1.0,
+                p99_ms: 0.0,
+                top_failure: None,
+            }
+        );
+    }
+}
