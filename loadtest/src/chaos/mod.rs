@@ -71,26 +71,6 @@ const CLUSTER_SCENARIOS: &[&str] = &[
     "scale-out-in",
 ];
 
-/// Every scenario name, for `--scenario`.
-const ALL_SCENARIOS: &[&str] = &[
-    "baseline",
-    "kafka-outage",
-    "cassandra-outage",
-    "kill-edge",
-    "kill-enricher",
-    "kill-writer",
-    "kill-api",
-    "rebalance",
-    "duplicates",
-    "kill-leader-broker",
-    "kill-controller",
-    "kill-cassandra-node",
-    "pause-cassandra-node",
-    "rolling-kafka",
-    "rolling-cassandra",
-    "scale-out-in",
-];
-
 #[derive(Debug, clap::Args)]
 pub(crate) struct ChaosArgs {
     #[command(flatten)]
@@ -101,7 +81,9 @@ pub(crate) struct ChaosArgs {
     #[arg(long)]
     pub(crate) cluster: bool,
     /// Scenarios to run (repeatable); default all of the mode's.
-    #[arg(long = "scenario", value_parser = clap::builder::PossibleValuesParser::new(ALL_SCENARIOS))]
+    #[arg(long = "scenario", value_parser = clap::builder::PossibleValuesParser::new(
+        SCENARIOS.iter().chain(CLUSTER_SCENARIOS.iter().filter(|s| !SCENARIOS.contains(s)))
+    ))]
     pub(crate) scenarios: Vec<String>,
     /// Detections per second pushed to the edge agent.
     #[arg(long, default_value_t = 50, value_parser = vigil_runtime::flags::count::<u32>)]
