@@ -678,10 +678,11 @@ pub(crate) async fn run(
     };
     let target = target(args, &stack).await?;
     check_reachable(&target.kafka, &target.store).await?;
-    let mut services = vec!["edge", "enricher", "writer", "api"];
-    if args.cluster {
-        services.push("notifier");
-    }
+    let mut services: Vec<&str> = instances(args.cluster)
+        .iter()
+        .map(|instance| instance.split('#').next().unwrap_or(instance))
+        .collect();
+    services.dedup();
     let bin = bin_dir(args.bin_dir.as_deref(), &services)?;
     let ns = Namespace::fresh(&target, "chaos").await?;
     let mut cameras: Vec<String> = ns.registry.cameras().map(|c| c.id.clone()).collect();

@@ -2,12 +2,8 @@
 //! and Cassandra nodes on 127.0.0.11-13, and the stack commands tests use to
 //! crash, pause and restart them.
 
-use std::process::Command;
-
-use anyhow::{Context, bail};
+use anyhow::bail;
 use tokio::sync::OnceCell;
-
-use crate::repo_root;
 
 /// The cluster's Kafka bootstrap servers.
 pub const BROKERS: &str = "127.0.0.11:9092,127.0.0.12:9092,127.0.0.13:9092";
@@ -34,22 +30,5 @@ pub async fn ensure() -> anyhow::Result<()> {
 /// `start-kafka-2`, which waits until the node has rejoined); its output
 /// goes to the test's output.
 pub async fn stack(command: &str) -> anyhow::Result<()> {
-    let script = repo_root().join("deploy/local/stack");
-    let command = command.to_owned();
-    let status = tokio::task::spawn_blocking({
-        let command = command.clone();
-        move || {
-            Command::new(&script)
-                .args(["--cluster", &command])
-                // Tests create their own topics and keyspaces.
-                .env_remove("VIGIL_STACK_SETUP")
-                .status()
-                .with_context(|| format!("running {}", script.display()))
-        }
-    })
-    .await??;
-    if !status.success() {
-        bail!("deploy/local/stack --cluster {command} failed ({status}); see its output above");
-    }
-    Ok(())
+    crate::run_stack(&["--cluster", command]).await
 }

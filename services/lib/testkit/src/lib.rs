@@ -32,23 +32,34 @@ pub async fn ensure_stack() -> anyhow::Result<()> {
     static STACK: OnceCell<()> = OnceCell::const_new();
     STACK
         .get_or_try_init(|| async {
-            let script = repo_root().join("deploy/local/stack");
-            let status = tokio::task::spawn_blocking(move || {
-                Command::new(&script)
-                    .arg("up")
-                    // Tests create their own topics and keyspaces.
-                    .env_remove("VIGIL_STACK_SETUP")
-                    .status()
-                    .with_context(|| format!("running {}", script.display()))
-            })
-            .await??;
-            if !status.success() {
-                bail!("deploy/local/stack up failed ({status}); see its output above");
-            }
+            run_stack(&["up"]).await?;
             drop_stale_keyspaces().await
         })
         .await
         .map(drop)
+}
+
+/// Runs `deploy/local/stack <args>` (its output goes to the test's output),
+/// failing if it does.
+async fn run_stack(args: &[&str]) -> anyhow::Result<()> {
+    let script = repo_root().join("deploy/local/stack");
+    let owned: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let status = tokio::task::spawn_blocking(move || {
+        Command::new(&script)
+            .args(&owned)
+            // Tests create their own topics and keyspaces.
+            .env_remove("VIGIL_STACK_SETUP")
+            .status()
+            .with_context(|| format!("running {}", script.display()))
+    })
+    .await??;
+    if !status.success() {
+        bail!(
+            "deploy/local/stack {} failed ({status}); see its output above",
+            args.join(" ")
+        );
+    }
+    Ok(())
 }
 
 /// Keyspaces of test runs older than this are dropped when a test process
