@@ -7,11 +7,15 @@
 //! a person (authentication, configuration, fatal errors). Partition
 //! assignments are logged at INFO, so a rebalance can be read in the logs.
 
+use std::sync::{Mutex, PoisonError};
+
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::types::RDKafkaRespErr;
+use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
 /// The log target of everything librdkafka reports, so it can be filtered
@@ -19,9 +23,52 @@ use tracing::{debug, error, info, warn};
 pub const LOG_TARGET: &str = "librdkafka";
 
 /// Logs librdkafka's messages and errors at levels that say what an
-/// operator must do, and partition assignments.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KafkaContext;
+/// operator must do, and partition assignments; lets a pipeline finish
+/// revoked partitions before they are released.
+#[derive(Debug, Default)]
+pub struct KafkaContext {
+    /// Where revocations go while a pipeline answers them.
+    revocations: Mutex<Option<mpsc::UnboundedSender<TopicPartitionList>>>,
+}
+
+impl KafkaContext {
+    /// From now on, revoked partition lists are sent to the returned
+    /// receiver, and each must be released with `incremental_unassign` once
+    /// its records in flight are done, until [`Self::answer_revocations_now`].
+    pub(crate) fn defer_revocations(&self) -> mpsc::UnboundedReceiver<TopicPartitionList> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        *self.lock_revocations() = Some(sender);
+        receiver
+    }
+
+    /// Revocations are released at once again (the pipeline has stopped).
+    pub(crate) fn answer_revocations_now(&self) {
+        *self.lock_revocations() = None;
+    }
+
+    fn lock_revocations(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<mpsc::UnboundedSender<TopicPartitionList>>> {
+        self.revocations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands `partitions` to the pipeline, if one answers revocations and
+    /// there is something left to commit for them.
+    fn defer(&self, consumer: &BaseConsumer<Self>, partitions: &TopicPartitionList) -> bool {
+        if !matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        ) || consumer.assignment_lost()
+        {
+            return false;
+        }
+        self.lock_revocations()
+            .as_ref()
+            .is_some_and(|pipeline| pipeline.send(partitions.clone()).is_ok())
+    }
+}
 
 impl ClientContext for KafkaContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
@@ -57,18 +104,60 @@ impl ClientContext for KafkaContext {
 }
 
 impl ConsumerContext for KafkaContext {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(partitions) => {
-                let partitions = describe(partitions);
-                info!(%partitions, "Partitions assigned.");
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        event: RDKafkaRespErr,
+        partitions: &mut TopicPartitionList,
+    ) {
+        let described = describe(partitions);
+        let outcome = match event {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                info!(partitions = %described, "Partitions assigned.");
+                assign(consumer, partitions)
             }
-            Rebalance::Revoke(partitions) => {
-                let partitions = describe(partitions);
-                info!(%partitions, "Partitions revoked.");
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                if self.defer(consumer, partitions) {
+                    info!(
+                        partitions = %described,
+                        "Partitions revoked; released once their records in flight are committed."
+                    );
+                    return;
+                }
+                info!(partitions = %described, "Partitions revoked.");
+                release(consumer, partitions)
             }
-            Rebalance::Error(error) => warn!(%error, "Rebalance failed; the group retries."),
+            other => {
+                let error = RDKafkaErrorCode::from(other);
+                warn!(%error, "Rebalance failed; the group retries.");
+                release(consumer, partitions)
+            }
+        };
+        if let Err(error) = outcome {
+            warn!(%error, partitions = %described, "Applying a rebalance failed.");
         }
+    }
+}
+
+/// Takes `partitions` on, as the group's protocol requires.
+fn assign(
+    consumer: &BaseConsumer<KafkaContext>,
+    partitions: &TopicPartitionList,
+) -> KafkaResult<()> {
+    match consumer.rebalance_protocol() {
+        RebalanceProtocol::Cooperative => consumer.incremental_assign(partitions),
+        _ => consumer.assign(partitions),
+    }
+}
+
+/// Gives `partitions` up, as the group's protocol requires.
+pub(crate) fn release<C: ConsumerContext>(
+    consumer: &impl Consumer<C>,
+    partitions: &TopicPartitionList,
+) -> KafkaResult<()> {
+    match consumer.rebalance_protocol() {
+        RebalanceProtocol::Cooperative => consumer.incremental_unassign(partitions),
+        _ => consumer.unassign(),
     }
 }
 

@@ -248,7 +248,7 @@ impl KafkaArgs {
     /// A producer with [`Self::producer_config`] and the [`KafkaContext`].
     pub fn producer(&self) -> Result<KafkaProducer, BusError> {
         self.producer_config()
-            .create_with_context(KafkaContext)
+            .create_with_context(KafkaContext::default())
             .map_err(|source| BusError::Client {
                 client: "producer",
                 brokers: self.brokers.clone(),
@@ -260,7 +260,7 @@ impl KafkaArgs {
     /// [`KafkaContext`]; not yet subscribed.
     pub fn consumer(&self, group: &str) -> Result<KafkaConsumer, BusError> {
         self.consumer_config(group)
-            .create_with_context(KafkaContext)
+            .create_with_context(KafkaContext::default())
             .map_err(|source| BusError::Client {
                 client: "consumer",
                 brokers: self.brokers.clone(),

@@ -9,23 +9,31 @@
 //! the pipeline snapshots those marks, runs the caller's `before_commit`
 //! (e.g. the writer's count rollup, which must cover every effect the
 //! snapshot includes), and commits the snapshot only if that succeeded:
-//! at-least-once, nothing skipped. A record whose partition is revoked
-//! while in flight is simply processed again by the new owner — every
-//! effect in Vigil is idempotent.
+//! at-least-once, nothing skipped.
+//!
+//! When the group revokes partitions (cooperative rebalancing), the
+//! pipeline finishes their records in flight, commits them, and only then
+//! releases the partitions (see [`crate::KafkaContext`]), so the new owner
+//! starts where this one stopped. Should those records not finish within
+//! the drain time, the partitions are released anyway and the new owner
+//! processes them again — every effect in Vigil is idempotent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use vigil_runtime::retry::WarnLimiter;
+
+use crate::KafkaConsumer;
 
 /// A handler's work for one record.
 pub type Effect = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -38,6 +46,9 @@ pub type Gate = Pin<Box<dyn Future<Output = bool> + Send>>;
 pub fn always_commit() -> Gate {
     Box::pin(std::future::ready(true))
 }
+
+/// A partition: topic and number.
+type Partition = (String, i32);
 
 /// Where a record was: topic, partition, offset.
 type Position = (String, i32, i64);
@@ -61,39 +72,53 @@ pub struct PipelineConfig {
 pub struct PipelineStats {
     pub handled: u64,
     pub unfinished_at_shutdown: u64,
+    /// Records of revoked partitions finished (and committed) before the
+    /// partitions were released.
+    pub finished_before_release: u64,
+    /// Revocations released with records still in flight (drain time out).
+    pub released_unfinished: u64,
 }
 
 /// Consumes with `consumer` (subscribed, with auto-commit off) until
 /// `shutdown`, running `handle` on every record; then drains in-flight
 /// records within the configured time and commits what is done.
-pub async fn run<C: ConsumerContext + 'static>(
-    consumer: &StreamConsumer<C>,
+pub async fn run(
+    consumer: &KafkaConsumer,
     config: PipelineConfig,
     handle: impl Fn(OwnedMessage) -> Effect,
     before_commit: impl Fn() -> Gate,
     shutdown: CancellationToken,
 ) -> PipelineStats {
     let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
-    let mut done: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    let mut stats = PipelineStats::default();
+    let mut progress = Progress::default();
+    let mut revocations = consumer.context().defer_revocations();
+    let mut revoking: VecDeque<Revocation> = VecDeque::new();
     let mut commits = tokio::time::interval(config.commit_every);
     commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let consume_failures = WarnLimiter::new(Duration::from_secs(60));
     loop {
         let room = in_flight.len() < config.max_in_flight;
+        let release_by = revoking.front().map(|revocation| revocation.deadline);
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            Some((topic, partition, offset)) = in_flight.next(), if !in_flight.is_empty() => {
-                done.insert((topic, partition), offset);
-                stats.handled += 1;
+            Some(position) = in_flight.next(), if !in_flight.is_empty() => {
+                progress.finished(position, &revoking);
             }
-            _ = commits.tick() => commit(consumer, &done, &before_commit, CommitMode::Async).await,
+            Some(partitions) = revocations.recv() => revoking.push_back(Revocation {
+                partitions,
+                deadline: Instant::now() + config.drain,
+            }),
+            () = sleep_until_some(release_by), if release_by.is_some() => {}
+            _ = commits.tick() => {
+                commit(consumer, progress.done.iter(), &before_commit, CommitMode::Async).await;
+            }
             message = consumer.recv(), if room => match message {
                 Ok(message) => {
                     consume_failures.succeeded();
                     let message = message.detach();
                     let position = (message.topic().to_owned(), message.partition(), message.offset());
+                    progress.started(&position);
                     let effect = handle(message);
                     in_flight.push_back(Box::pin(async move {
                         effect.await;
@@ -113,38 +138,200 @@ pub async fn run<C: ConsumerContext + 'static>(
                 }
             },
         }
+        while let Some(revocation) = revoking.front() {
+            let unfinished = progress.unfinished_of(&revocation.partitions);
+            if unfinished > 0 && Instant::now() < revocation.deadline {
+                break;
+            }
+            let revocation = revoking.pop_front().expect("front exists");
+            release_revoked(
+                consumer,
+                revocation,
+                unfinished,
+                &mut progress,
+                &before_commit,
+            )
+            .await;
+        }
     }
 
     let drained = tokio::time::timeout(config.drain, async {
-        while let Some((topic, partition, offset)) = in_flight.next().await {
-            done.insert((topic, partition), offset);
-            stats.handled += 1;
+        while let Some(position) = in_flight.next().await {
+            progress.finished(position, &revoking);
         }
     })
     .await;
-    stats.unfinished_at_shutdown = in_flight.len() as u64;
+    progress.stats.unfinished_at_shutdown = in_flight.len() as u64;
     if drained.is_err() {
         warn!(
             unfinished = in_flight.len(),
             "Shutdown drain timed out; unfinished records will be consumed again."
         );
     }
-    commit(consumer, &done, &before_commit, CommitMode::Sync).await;
-    stats
+    commit(
+        consumer,
+        progress.done.iter(),
+        &before_commit,
+        CommitMode::Sync,
+    )
+    .await;
+    // Revocations still waiting are answered now, and later ones (the
+    // consumer closing) at once by the context.
+    consumer.context().answer_revocations_now();
+    revocations.close();
+    while let Some(partitions) = revocations.recv().await {
+        revoking.push_back(Revocation {
+            partitions,
+            deadline: Instant::now(),
+        });
+    }
+    for revocation in revoking {
+        if let Err(error) = crate::context::release(consumer, &revocation.partitions) {
+            debug!(%error, "Releasing revoked partitions at shutdown failed.");
+        }
+    }
+    progress.stats
+}
+
+/// Partitions the group took away, waiting for their records in flight.
+struct Revocation {
+    partitions: TopicPartitionList,
+    /// When they are released even with records still in flight.
+    deadline: Instant,
+}
+
+/// What is done and what is in flight, per partition.
+#[derive(Default)]
+struct Progress {
+    /// The last offset finished in each partition (everything before it is
+    /// finished too).
+    done: BTreeMap<Partition, i64>,
+    /// Records started and not yet finished, per partition.
+    in_flight: BTreeMap<Partition, u64>,
+    /// Records still in flight when their partition was released: their
+    /// offsets are no longer this consumer's to commit.
+    abandoned: BTreeMap<Partition, u64>,
+    stats: PipelineStats,
+}
+
+impl Progress {
+    fn started(&mut self, (topic, partition, _): &Position) {
+        *self
+            .in_flight
+            .entry((topic.clone(), *partition))
+            .or_default() += 1;
+    }
+
+    fn finished(&mut self, (topic, partition, offset): Position, revoking: &VecDeque<Revocation>) {
+        let key = (topic, partition);
+        self.stats.handled += 1;
+        // Records finish in the order they started, so the abandoned ones
+        // of a partition come before any started after it came back.
+        if count_down(&mut self.abandoned, &key) {
+            return;
+        }
+        count_down(&mut self.in_flight, &key);
+        if revoking
+            .iter()
+            .any(|revocation| contains(&revocation.partitions, &key))
+        {
+            self.stats.finished_before_release += 1;
+        }
+        self.done.insert(key, offset);
+    }
+
+    /// Forgets `partition`, released to another consumer.
+    fn release(&mut self, partition: &Partition) {
+        self.done.remove(partition);
+        if let Some(unfinished) = self.in_flight.remove(partition) {
+            *self.abandoned.entry(partition.clone()).or_default() += unfinished;
+        }
+    }
+
+    /// Records of `partitions` still in flight.
+    fn unfinished_of(&self, partitions: &TopicPartitionList) -> u64 {
+        partitions
+            .elements()
+            .iter()
+            .filter_map(|element| {
+                self.in_flight
+                    .get(&(element.topic().to_owned(), element.partition()))
+            })
+            .sum()
+    }
+}
+
+/// Takes one off `partition`'s count in `counts`; whether it had one.
+fn count_down(counts: &mut BTreeMap<Partition, u64>, partition: &Partition) -> bool {
+    let Some(count) = counts.get_mut(partition) else {
+        return false;
+    };
+    *count -= 1;
+    if *count == 0 {
+        counts.remove(partition);
+    }
+    true
+}
+
+/// Whether `partitions` lists `partition`.
+fn contains(partitions: &TopicPartitionList, (topic, partition): &Partition) -> bool {
+    partitions
+        .elements()
+        .iter()
+        .any(|element| element.topic() == topic && element.partition() == *partition)
+}
+
+/// Commits what is done in the revoked partitions, forgets them (their
+/// offsets are the new owner's to commit from now on) and releases them.
+async fn release_revoked(
+    consumer: &KafkaConsumer,
+    revocation: Revocation,
+    unfinished: u64,
+    progress: &mut Progress,
+    before_commit: &impl Fn() -> Gate,
+) {
+    let revoked: Vec<Partition> = revocation
+        .partitions
+        .elements()
+        .iter()
+        .map(|element| (element.topic().to_owned(), element.partition()))
+        .collect();
+    let finished = revoked
+        .iter()
+        .filter_map(|key| progress.done.get_key_value(key));
+    commit(consumer, finished, before_commit, CommitMode::Sync).await;
+    for key in &revoked {
+        progress.release(key);
+    }
+    if unfinished > 0 {
+        progress.stats.released_unfinished += 1;
+        warn!(
+            unfinished,
+            "Revoked partitions released with records still in flight; their new owner processes them again."
+        );
+    }
+    if let Err(error) = crate::context::release(consumer, &revocation.partitions) {
+        warn!(%error, "Releasing revoked partitions failed.");
+    }
+}
+
+/// Sleeps until `deadline`; never returns without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Commits the offsets after the records in `done`, if `before_commit`
 /// succeeds. The snapshot is taken first, so everything it covers finished
 /// before `before_commit` started.
-async fn commit<C: ConsumerContext + 'static>(
-    consumer: &StreamConsumer<C>,
-    done: &BTreeMap<(String, i32), i64>,
+async fn commit<'a>(
+    consumer: &KafkaConsumer,
+    done: impl Iterator<Item = (&'a Partition, &'a i64)>,
     before_commit: &impl Fn() -> Gate,
     mode: CommitMode,
 ) {
-    if done.is_empty() {
-        return;
-    }
     let mut offsets = TopicPartitionList::new();
     for ((topic, partition), offset) in done {
         // The committed offset is the next one to read.
@@ -153,6 +340,9 @@ async fn commit<C: ConsumerContext + 'static>(
         {
             warn!(%topic, partition, %error, "Offset not committable.");
         }
+    }
+    if offsets.count() == 0 {
+        return;
     }
     if !before_commit().await {
         info!("Commit postponed: the pre-commit step did not complete.");

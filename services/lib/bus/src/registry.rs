@@ -118,14 +118,13 @@ pub async fn follow(
     };
     let config = kafka.consumer_config("vigil-registry-follower");
     // Every follower reads the whole topic itself: no group, no commits.
-    let consumer: StreamConsumer<KafkaContext> =
-        config
-            .create_with_context(KafkaContext)
-            .map_err(|source| BusError::Client {
-                client: "consumer",
-                brokers: kafka.brokers.clone(),
-                source,
-            })?;
+    let consumer: StreamConsumer<KafkaContext> = config
+        .create_with_context(KafkaContext::default())
+        .map_err(|source| BusError::Client {
+            client: "consumer",
+            brokers: kafka.brokers.clone(),
+            source,
+        })?;
     let mut assignment = TopicPartitionList::new();
     assignment
         .add_partition_offset(&topic, 0, Offset::Beginning)
