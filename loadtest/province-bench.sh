@@ -82,9 +82,9 @@ edge() { # name port (metrics and ingest) first count
 }
 edge edge-a 19071 1 $(( cameras - dark ))
 edge edge-b 19072 $(( cameras - dark + 1 )) "$dark"
+edge_b_pid=$!
 wait_http 19071
 wait_http 19072
-edge_b_pid=$(printf '%s\n' "${pids[@]}" | awk -F: '$1 == "edge-b" { print $2 }')
 
 SECONDS=0
 stop_b=$(( minutes * 60 / 5 ))
@@ -107,7 +107,7 @@ done
 
 echo "==> the fleet through the API (FleetStatus of the province)"
 $bin/vigilctl token issue --name province-bench --role province-operator --zone th \
-    --output "$work/token" >/dev/null 2>&1
+    --output "$work/token" >/dev/null
 VIGIL_API_TOKEN=$(cat "$work/token")
 export VIGIL_API_TOKEN VIGIL_API_URL=http://127.0.0.1:19051
 start_ns=$(date +%s%N)

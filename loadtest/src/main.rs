@@ -350,7 +350,7 @@ async fn run_ceiling(args: CeilingArgs) -> anyhow::Result<()> {
     say(format!("Kafka alone: {kafka_per_s:.0} events/s"));
     let mut cql = Vec::new();
     // More in flight than the database keeps up with ends in client-side
-    // timeouts (on the three-node cluster here, from 1,024): such a step
+    // timeouts (on the three-node cluster here, from 256 or 1,024): such a step
     // ends the climb, and the best step before it stands.
     let overloaded = |what: &str, concurrency: usize, error: anyhow::Error| {
         say(format!(
