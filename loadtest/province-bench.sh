@@ -6,8 +6,8 @@
 # edge agents that simulate every camera at a scaled-down rate per camera,
 # each sending a heartbeat per camera every interval:
 #   edge A: cameras 1 .. N-1000, for the whole run;
-#   edge B: the last 1,000 cameras, stopped after a fifth of the run, so the
-#           writers must mark exactly those cameras offline.
+#   edge B: the last 1,000 cameras, stopped after a tenth of the run, so the
+#           writers must mark exactly those cameras offline before it ends.
 # Every 30 s it prints events sent and written, heartbeats stored, the
 # writers' consumer lag and the cameras marked offline; at the end the
 # fleet as the API reports it (and how long FleetStatus took), and the
@@ -87,7 +87,7 @@ wait_http 19071
 wait_http 19072
 
 SECONDS=0
-stop_b=$(( minutes * 60 / 5 ))
+stop_b=$(( minutes * 60 / 10 ))
 while [ "$SECONDS" -lt $(( minutes * 60 )) ]; do
     sleep 30
     if [ -n "$edge_b_pid" ] && [ "$SECONDS" -ge "$stop_b" ]; then
@@ -104,6 +104,13 @@ while [ "$SECONDS" -lt $(( minutes * 60 )) ]; do
         "$(sum vigil_writer_consumer_lag_records 19091 19092)" \
         "$(sum vigil_writer_cameras_offline 19091 19092)"
 done
+
+# Edge B's cameras go offline 2 intervals after their last heartbeat was
+# consumed: wait (3 min at most) for the writers to count them all.
+until [ "$(sum vigil_writer_cameras_offline 19091 19092)" -ge "$dark" ] || [ "$SECONDS" -ge $(( minutes * 60 + 180 )) ]; do
+    sleep 5
+done
+echo "   t+${SECONDS}s: the writers count $(sum vigil_writer_cameras_offline 19091 19092) cameras offline"
 
 echo "==> the fleet through the API (FleetStatus of the province)"
 $bin/vigilctl token issue --name province-bench --role province-operator --zone th \

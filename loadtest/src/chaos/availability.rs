@@ -2,6 +2,11 @@
 //! (a commune's events in the scenario's hour) ten times a second, spread
 //! over the API instances, each call bounded by a deadline. What share of
 //! the calls made while the fault lasted were answered, and how slowly.
+//!
+//! A call that fails `UNAVAILABLE` (an instance gone, its connection
+//! refused) is tried again within its deadline, as a gRPC client's retry
+//! policy for an idempotent read does; the report counts the calls that
+//! needed it.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +20,8 @@ use vigil_proto::v1::{ListEventsRequest, TimeWindow};
 const RATE: u32 = 10;
 /// A call not answered within this counts as failed.
 const DEADLINE: Duration = Duration::from_secs(5);
+/// Pause before an `UNAVAILABLE` call is tried again.
+const RETRY_AFTER: Duration = Duration::from_millis(100);
 
 /// One query call: when it started, why it failed (if it did), how long
 /// it took.
@@ -23,6 +30,8 @@ pub(crate) struct Call {
     pub(crate) at: Instant,
     pub(crate) failure: Option<String>,
     pub(crate) latency: Duration,
+    /// Whether it was tried more than once.
+    pub(crate) retried: bool,
 }
 
 /// The query load, running until [`Probe::finish`].
@@ -82,18 +91,7 @@ async fn run(
         tokio::select! {
             () = stop.cancelled() => break,
             _ = ticks.tick() => {
-                let mut client = client.clone();
-                let request = request(&query);
-                calls.spawn(async move {
-                    let at = Instant::now();
-                    let answer = tokio::time::timeout(DEADLINE, client.list_events(request)).await;
-                    let failure = match answer {
-                        Ok(Ok(_)) => None,
-                        Ok(Err(status)) => Some(format!("{:?}: {}", status.code(), status.message())),
-                        Err(_) => Some(format!("no answer within {DEADLINE:?}")),
-                    };
-                    Call { at, failure, latency: at.elapsed() }
-                });
+                calls.spawn(call(client.clone(), request(&query)));
             }
             Some(Ok(call)) = calls.join_next(), if !calls.is_empty() => done.push(call),
         }
@@ -102,6 +100,45 @@ async fn run(
         done.extend(call.ok());
     }
     done
+}
+
+/// One query call, tried again while it fails `UNAVAILABLE` and its
+/// deadline allows.
+async fn call(
+    mut client: QueryServiceClient<tonic::transport::Channel>,
+    request: tonic::Request<ListEventsRequest>,
+) -> Call {
+    let at = Instant::now();
+    let (metadata, _, message) = request.into_parts();
+    let mut attempts = 0u32;
+    let answer = tokio::time::timeout(DEADLINE, async {
+        loop {
+            attempts += 1;
+            let attempt = tonic::Request::from_parts(
+                metadata.clone(),
+                tonic::Extensions::default(),
+                message.clone(),
+            );
+            match client.list_events(attempt).await {
+                Err(status) if status.code() == tonic::Code::Unavailable => {
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+                answer => return answer,
+            }
+        }
+    })
+    .await;
+    let failure = match answer {
+        Ok(Ok(_)) => None,
+        Ok(Err(status)) => Some(format!("{:?}: {}", status.code(), status.message())),
+        Err(_) => Some(format!("no answer within {DEADLINE:?}")),
+    };
+    Call {
+        at,
+        failure,
+        latency: at.elapsed(),
+        retried: attempts > 1,
+    }
 }
 
 fn request(query: &Query) -> tonic::Request<ListEventsRequest> {
@@ -129,24 +166,38 @@ fn request(query: &Query) -> tonic::Request<ListEventsRequest> {
 pub(crate) struct Availability {
     /// Calls started within the fault.
     pub(crate) calls: usize,
+    /// Of those, the calls tried more than once.
+    pub(crate) retried: usize,
     /// Share of those answered OK, 0 to 1 (1 when there were none).
     pub(crate) ok_share: f64,
     /// 99th percentile latency of those calls, failed ones included.
     pub(crate) p99_ms: f64,
     /// The most frequent reason calls failed, with how many did so.
     pub(crate) top_failure: Option<(String, usize)>,
+    /// When the first and the last failed call started, in seconds into
+    /// the fault: a stall shows as a short span, a slow spell as a long one.
+    pub(crate) failed_between_s: Option<(f64, f64)>,
 }
 
 /// Availability over the calls started from `from` to `to`.
 pub(crate) fn during(calls: &[Call], from: Instant, to: Instant) -> Availability {
     let mut latencies: Vec<Duration> = Vec::new();
     let mut ok = 0usize;
+    let mut retried = 0usize;
     let mut failures: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut failed_between_s: Option<(f64, f64)> = None;
     for call in calls.iter().filter(|c| c.at >= from && c.at <= to) {
         latencies.push(call.latency);
+        retried += usize::from(call.retried);
         match &call.failure {
             None => ok += 1,
-            Some(reason) => *failures.entry(reason).or_default() += 1,
+            Some(reason) => {
+                *failures.entry(reason).or_default() += 1;
+                let into = (call.at - from).as_secs_f64();
+                failed_between_s = Some(failed_between_s.map_or((into, into), |(first, last)| {
+                    (first.min(into), last.max(into))
+                }));
+            }
         }
     }
     latencies.sort_unstable();
@@ -156,6 +207,7 @@ pub(crate) fn during(calls: &[Call], from: Instant, to: Instant) -> Availability
     };
     Availability {
         calls: latencies.len(),
+        retried,
         ok_share: if latencies.is_empty() {
             1.0
         } else {
@@ -166,6 +218,7 @@ pub(crate) fn during(calls: &[Call], from: Instant, to: Instant) -> Availability
             .into_iter()
             .max_by_key(|(_, count)| *count)
             .map(|(reason, count)| (reason.to_owned(), count)),
+        failed_between_s,
     }
 }
 
@@ -178,6 +231,7 @@ mod tests {
             at: start + Duration::from_secs(second),
             failure: (!ok).then(|| "slow".to_owned()),
             latency: Duration::from_millis(millis),
+            retried: !ok,
         }
     }
 
@@ -194,11 +248,12 @@ mod tests {
             t + Duration::from_secs(5),
             t + Duration::from_secs(20),
         );
-        assert_eq!(seen.calls, 101);
+        assert_eq!((seen.calls, seen.retried), (101, 1));
         assert!((seen.ok_share - 100.0 / 101.0).abs() < 1e-9);
         // The 100th of 101 sorted latencies.
         assert_eq!(seen.p99_ms, 109.0);
         assert_eq!(seen.top_failure, Some(("slow".to_owned(), 1)));
+        assert_eq!(seen.failed_between_s, Some((5.0, 5.0)));
     }
 
     #[test]
@@ -208,9 +263,11 @@ mod tests {
             during(&[], t, t),
             Availability {
                 calls: 0,
+                retried: 0,
                 ok_share: 1.0,
                 p99_ms: 0.0,
                 top_failure: None,
+                failed_between_s: None,
             }
         );
     }

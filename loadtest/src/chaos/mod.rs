@@ -69,6 +69,9 @@ const CLUSTER_SCENARIOS: &[&str] = &[
     "kill-enricher",
     "kill-writer",
     "scale-out-in",
+    "kill-edge",
+    "kill-api",
+    "duplicates",
 ];
 
 #[derive(Debug, clap::Args)]
@@ -797,8 +800,21 @@ pub(crate) async fn run(
             outcome.api_during_fault.p99_ms,
             outcome.seconds_to_converge
         ));
+        if outcome.api_during_fault.retried > 0 {
+            progress.println(format!(
+                "{:<20} {} of {} queries tried again after UNAVAILABLE",
+                "", outcome.api_during_fault.retried, outcome.api_during_fault.calls
+            ));
+        }
         if let Some((reason, count)) = &outcome.api_during_fault.top_failure {
-            progress.println(format!("{:<20} {count} queries failed: {reason}", ""));
+            let (first, last) = outcome
+                .api_during_fault
+                .failed_between_s
+                .unwrap_or_default();
+            progress.println(format!(
+                "{:<20} {count} queries failed: {reason} (failures from {first:.1} s to {last:.1} s into the fault)",
+                ""
+            ));
         }
         outcomes.push(outcome);
     }

@@ -80,6 +80,10 @@ fn fleet(
     include_cameras: bool,
 ) -> FleetStatusResponse {
     let mut communes: BTreeMap<String, CommuneFleet> = BTreeMap::new();
+    // A heartbeat carries its site's spool depth, the same for every camera
+    // of the site: per commune, each site counts once, as of its latest
+    // heartbeat.
+    let mut spools: BTreeMap<(String, String), &CameraStatus> = BTreeMap::new();
     let mut states = Vec::new();
     for camera in cameras {
         let fleet = communes
@@ -98,7 +102,14 @@ fn fleet(
             }
             Some(status) if status.online => {
                 fleet.online += 1;
-                fleet.buffered += status.buffer_depth;
+                spools
+                    .entry((fleet.commune_id.clone(), status.site_id.clone()))
+                    .and_modify(|latest| {
+                        if status.last_heartbeat > latest.last_heartbeat {
+                            *latest = status;
+                        }
+                    })
+                    .or_insert(status);
                 CoverageState::Covered
             }
             Some(_) => {
@@ -132,6 +143,11 @@ fn fleet(
             });
         }
     }
+    for ((commune_id, _site), latest) in spools {
+        if let Some(fleet) = communes.get_mut(&commune_id) {
+            fleet.buffered = fleet.buffered.saturating_add(latest.buffer_depth);
+        }
+    }
     states.sort_by(|a, b| a.camera_id.cmp(&b.camera_id));
     FleetStatusResponse {
         communes: communes.into_values().collect(),
@@ -158,7 +174,7 @@ mod tests {
     fn status(id: &str, online: bool, heartbeat_s: i64, buffer_depth: u64) -> CameraStatus {
         CameraStatus {
             camera_id: id.into(),
-            site_id: "site-1".into(),
+            site_id: format!("site-{id}"),
             last_heartbeat: DateTime::from_timestamp(heartbeat_s, 0),
             buffer_depth,
             link_state: LinkState::default(),
@@ -224,5 +240,31 @@ mod tests {
         );
         assert_eq!(response.cameras[1].buffer_depth, 7);
         assert!(response.cameras[3].last_heartbeat.is_none());
+    }
+
+    #[test]
+    fn a_site_spool_counts_once_per_commune_as_of_its_latest_heartbeat() {
+        let cameras = vec![
+            camera("cam-1", "th.a"),
+            camera("cam-2", "th.a"),
+            camera("cam-3", "th.a"),
+            camera("cam-4", "th.b"),
+        ];
+        let on_site = |id: &str, site: &str, heartbeat_s: i64, depth: u64| {
+            let mut status = status(id, true, heartbeat_s, depth);
+            site.clone_into(&mut status.site_id);
+            (status.camera_id.clone(), status)
+        };
+        let statuses = HashMap::from([
+            // One site reporting 40, then 30 spooled detections.
+            on_site("cam-1", "site-x", 1_000, 40),
+            on_site("cam-2", "site-x", 2_000, 30),
+            on_site("cam-3", "site-y", 1_500, 2),
+            // The same site seen from another commune counts there too.
+            on_site("cam-4", "site-x", 2_000, 30),
+        ]);
+        let response = fleet(cameras, &statuses, false);
+        let buffered: Vec<u64> = response.communes.iter().map(|c| c.buffered).collect();
+        assert_eq!(buffered, vec![32, 30]);
     }
 }
