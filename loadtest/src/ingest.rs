@@ -20,7 +20,7 @@ use prost::Message as _;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -116,6 +116,9 @@ pub(crate) struct IngestRun {
     pub(crate) e2e: Histogram<u64>,
     /// Samples never seen in the store before the run gave up on them.
     pub(crate) unresolved: u64,
+    /// From handing each record to the producer to Kafka acknowledging
+    /// it, microseconds.
+    pub(crate) acked_after: Histogram<u64>,
 }
 
 impl IngestRun {
@@ -202,9 +205,34 @@ struct Counters {
     failed: AtomicU64,
     /// Why the first deliveries failed (a few, for the report).
     failures: std::sync::Mutex<Vec<String>>,
+    /// From handing a record to the producer to its acknowledgement, µs.
+    acked_after: AckTimes,
+}
+
+/// Times to acknowledgement, recorded by the delivery tasks.
+#[derive(Debug)]
+struct AckTimes(std::sync::Mutex<Histogram<u64>>);
+
+impl Default for AckTimes {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(
+            Histogram::new(3).expect("3 significant digits is valid"),
+        ))
+    }
 }
 
 impl Counters {
+    fn acked(&self, after: Duration) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        let micros = after.as_micros().try_into().unwrap_or(u64::MAX);
+        let _ = self
+            .acked_after
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(micros.max(1));
+    }
+
     /// Counts a failed delivery and keeps its reason if it is one of the
     /// first few.
     fn failed(&self, reason: String) {
@@ -254,7 +282,7 @@ pub(crate) async fn run(
                 let (at, camera) = arrivals.next_arrival();
                 let offset = (at - wall_start).to_std().unwrap_or_default();
                 if offset >= duration {
-                    return;
+                    return producer;
                 }
                 let due = started + offset;
                 if due > Instant::now() {
@@ -279,6 +307,7 @@ pub(crate) async fn run(
                     .key(&detection.camera_id)
                     .payload(&payload)
                     .headers(headers);
+                let sent = Instant::now();
                 let delivery = loop {
                     match producer.send_result(record) {
                         Ok(delivery) => break delivery,
@@ -290,16 +319,14 @@ pub(crate) async fn run(
                             // Refused outright (e.g. oversized): counted, and
                             // the run ends rather than hide it.
                             counters.failed(format!("refused by the producer: {error}"));
-                            return;
+                            return producer;
                         }
                     }
                 };
                 let counters = Arc::clone(&counters);
                 tokio::spawn(async move {
                     match delivery.await {
-                        Ok(Ok(_)) => {
-                            counters.accepted.fetch_add(1, Ordering::Relaxed);
-                        }
+                        Ok(Ok(_)) => counters.acked(sent.elapsed()),
                         Ok(Err((error, _))) => counters.failed(format!("not delivered: {error}")),
                         Err(_) => counters.failed("the producer went away".to_owned()),
                     }
@@ -333,9 +360,13 @@ pub(crate) async fn run(
         (last_offered, last_accepted) = (offered, accepted);
         seconds.push(second);
     }
-    sender.await?;
+    let producer = sender.await?;
     let duration = started.elapsed();
-    // Deliveries still in flight finish within the producer's timeout.
+    // Records still queued are sent before the producer goes: dropping it
+    // purges them. Any not sent within the flush's 30 s are purged then,
+    // and each counts as "not delivered".
+    let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(30))).await?;
+    // Their delivery reports reach the counters a moment later.
     let settle = Instant::now();
     while counters.accepted.load(Ordering::Relaxed) + counters.failed.load(Ordering::Relaxed)
         < counters.offered.load(Ordering::Relaxed)
@@ -357,6 +388,12 @@ pub(crate) async fn run(
         seconds,
         e2e,
         unresolved,
+        acked_after: counters
+            .acked_after
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone(),
     })
 }
 

@@ -19,6 +19,7 @@ mod fill;
 mod ingest;
 mod query;
 mod report;
+mod stages;
 mod streams;
 mod target;
 mod tracing_cost;
@@ -145,15 +146,76 @@ struct IngestReport {
     final_lag: i64,
     e2e_latency: Percentiles,
     e2e_unresolved: u64,
+    /// Where the time from capture to readable went (empty with
+    /// `--external` services, whose histograms this process cannot read).
+    stages: Vec<stages::StageLatency>,
     seconds: Vec<ingest::Second>,
+}
+
+/// Each stage's share of capture → readable: the producer's
+/// acknowledgement (measured here), then the in-process services'
+/// histograms over the run, then the end-to-end samples.
+fn stage_latencies(
+    target: &Target,
+    run: &ingest::IngestRun,
+    before: &stages::Snapshot,
+) -> Vec<stages::StageLatency> {
+    if !target.in_process() {
+        return Vec::new();
+    }
+    let topics = target.kafka.topics();
+    let measured = stages::between(
+        before,
+        &stages::Snapshot::now(),
+        &[
+            stages::Stage {
+                name: "sent -> enricher takes it",
+                metric: vigil_bus::pipeline::RECORD_WAIT,
+                label: Some(("topic", topics.detections)),
+            },
+            stages::Stage {
+                name: "enricher: taken -> outputs acked",
+                metric: vigil_enricher::metrics::PROCESS_DURATION,
+                label: None,
+            },
+            stages::Stage {
+                name: "enriched sent -> writer takes it",
+                metric: vigil_bus::pipeline::RECORD_WAIT,
+                label: Some(("topic", topics.enriched)),
+            },
+            stages::Stage {
+                name: "writer: taken -> stored",
+                metric: vigil_writer::metrics::WRITE_DURATION,
+                label: None,
+            },
+        ],
+    );
+    let exact = |stage, histogram: &hdrhistogram::Histogram<u64>| {
+        let p = Percentiles::of_micros(histogram);
+        stages::StageLatency {
+            stage,
+            count: p.count,
+            p50_ms: p.p50_ms,
+            p99_ms: p.p99_ms,
+        }
+    };
+    std::iter::once(exact("produce -> acked by Kafka", &run.acked_after))
+        .chain(measured)
+        .chain(std::iter::once(exact(
+            "capture -> readable (sampled)",
+            &run.e2e,
+        )))
+        .collect()
 }
 
 async fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
     let target = Target::start(&args.target, "ingest").await?;
     let dir = report::directory(args.report_dir.as_deref(), "ingest")?;
     let bar = progress(args.load.duration, "ingest")?;
+    let before = stages::Snapshot::now();
     let run = ingest::run(&target, &args.load, &bar, "").await?;
     bar.finish_and_clear();
+    let stages = stage_latencies(&target, &run, &before);
     let report = IngestReport {
         command: "ingest",
         cameras: target.registry.cameras().len(),
@@ -173,6 +235,7 @@ async fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
         final_lag: run.final_lag(),
         e2e_latency: run.e2e_ms(),
         e2e_unresolved: run.unresolved,
+        stages,
         seconds: run.seconds.clone(),
     };
     let e = report.e2e_latency;
@@ -205,6 +268,24 @@ async fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
             format!("{} ({} unresolved)", e.count, report.e2e_unresolved),
         ]],
     );
+    if !report.stages.is_empty() {
+        report::print_table(
+            "where the time goes (stages overlap: each is timed on its own)",
+            &["stage", "records", "p50 ms", "p99 ms"],
+            report
+                .stages
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.stage.to_owned(),
+                        s.count.to_string(),
+                        format!("{:.1}", s.p50_ms),
+                        format!("{:.1}", s.p99_ms),
+                    ]
+                })
+                .collect(),
+        );
+    }
     for reason in &report.failures {
         println!("a delivery failed: {reason}");
     }

@@ -292,6 +292,11 @@ impl Target {
         cameras
     }
 
+    /// Whether the services run in this process (not `--external`).
+    pub(crate) fn in_process(&self) -> bool {
+        !self.services.is_empty()
+    }
+
     /// Fails if an in-process service stopped on its own.
     pub(crate) fn check_services(&self) -> anyhow::Result<()> {
         for (name, task) in &self.services {

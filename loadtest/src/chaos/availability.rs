@@ -4,9 +4,9 @@
 //! the calls made while the fault lasted were answered, and how slowly.
 //!
 //! A call that fails `UNAVAILABLE` (an instance gone, its connection
-//! refused) is tried again within its deadline, as a gRPC client's retry
-//! policy for an idempotent read does; the report counts the calls that
-//! needed it.
+//! refused or lost) is tried again within its deadline, as a gRPC client's
+//! retry policy for an idempotent read does; the report counts the calls
+//! that needed it.
 
 use std::time::{Duration, Instant};
 
@@ -120,7 +120,7 @@ async fn call(
                 message.clone(),
             );
             match client.list_events(attempt).await {
-                Err(status) if status.code() == tonic::Code::Unavailable => {
+                Err(status) if unavailable(&status) => {
                     tokio::time::sleep(RETRY_AFTER).await;
                 }
                 answer => return answer,
@@ -138,6 +138,19 @@ async fn call(
         failure,
         latency: at.elapsed(),
         retried: attempts > 1,
+    }
+}
+
+/// Whether a call failed `UNAVAILABLE`: so reported, or its connection
+/// lost (tonic reports that as `Unknown` with a transport error as its
+/// source; the gRPC protocol, and grpc-go and grpc-java, make it
+/// `UNAVAILABLE`).
+fn unavailable(status: &tonic::Status) -> bool {
+    match status.code() {
+        tonic::Code::Unavailable => true,
+        tonic::Code::Unknown => std::error::Error::source(status)
+            .is_some_and(|source| source.is::<tonic::transport::Error>()),
+        _ => false,
     }
 }
 

@@ -15,6 +15,10 @@ use vigil_bus::KafkaArgs;
 /// Nodes of each kind in the cluster, and so the replication of its topics.
 const NODES: usize = 3;
 
+/// How long a rolling restart lets a restarted Cassandra node settle
+/// before it stops the next.
+const CASSANDRA_SETTLE: Duration = Duration::from_secs(30);
+
 /// The stack script and whether it runs the cluster.
 #[derive(Debug, Clone)]
 pub(crate) struct Stack {
@@ -77,7 +81,8 @@ impl Stack {
 
     /// Stops and restarts each node of `kind` in turn, waiting until it has
     /// rejoined (for brokers, until every partition of `kafka`'s topics has
-    /// all its replicas in sync again) before the next.
+    /// all its replicas in sync again; for Cassandra nodes, until it has
+    /// settled for [`CASSANDRA_SETTLE`]) before the next.
     pub(crate) async fn rolling_restart(
         &self,
         kind: &str,
@@ -90,8 +95,13 @@ impl Stack {
             if kind == "kafka" {
                 wait_in_sync(kafka, NODES).await?;
             } else {
-                // The others mark it up through gossip within a second or two.
-                tokio::time::sleep(Duration::from_secs(3)).await;
+                // As an operator (or a StatefulSet's `minReadySeconds`)
+                // would: the next node stops only once this one has
+                // settled. With replication 3, while the next is down this
+                // one is in every quorum, and a JVM that has just started
+                // answers slowly for a while. The last one's settling is
+                // part of the fault too.
+                tokio::time::sleep(CASSANDRA_SETTLE).await;
             }
         }
         Ok(())

@@ -745,14 +745,17 @@ pub(crate) async fn run(
         let (from, to) = fault.unwrap_or((started, Instant::now()));
         let api_during_fault = availability::during(&calls, from, to);
         progress.set_message(format!("{scenario}: waiting for the pipeline"));
-        let deadline = Instant::now() + Duration::from_secs(180);
+        // A backlog left by the fault is worked off at the pipeline's pace:
+        // the scenario waits as long as more of it is stored, and counts
+        // what is missing only once nothing more arrives for a while.
+        let mut waiting = Wait::new();
         let outcome = loop {
             fleet.check()?;
             // Right after a database restart the tool's own session may
             // still be reconnecting: not yet, rather than a failure.
             let (rows, counted) = match stored(&fleet.ns, &communes, hour).await {
                 Ok(found) => found,
-                Err(error) if Instant::now() < deadline => {
+                Err(error) if !waiting.given_up() => {
                     progress.set_message(format!("{scenario}: reading the tables: {error}"));
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
@@ -763,7 +766,8 @@ pub(crate) async fn run(
             let stored = accepted.iter().filter(|id| distinct.contains(id)).count();
             let extra = rows.len() - stored;
             let counts_exact = counted == accepted.len() as i64;
-            if (stored == accepted.len() && counts_exact) || Instant::now() > deadline {
+            waiting.stored(stored);
+            if (stored == accepted.len() && counts_exact) || waiting.given_up() {
                 let api = listed(&fleet.api_listen, &token, hour)
                     .await
                     .unwrap_or(usize::MAX);
@@ -831,6 +835,42 @@ pub(crate) async fn run(
         crate::target::drop_keyspace(&fleet.ns.keyspace).await?;
     }
     Ok(outcomes)
+}
+
+/// How long a scenario waits for its events once the fault is over: while
+/// more keep being stored, up to [`Wait::AT_MOST`]; otherwise
+/// [`Wait::STALLED`] after the last one.
+struct Wait {
+    began: Instant,
+    progressed: Instant,
+    most: usize,
+}
+
+impl Wait {
+    const STALLED: Duration = Duration::from_secs(90);
+    const AT_MOST: Duration = Duration::from_secs(900);
+
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            began: now,
+            progressed: now,
+            most: 0,
+        }
+    }
+
+    /// Notes how many of the scenario's events are stored now.
+    fn stored(&mut self, stored: usize) {
+        if stored > self.most {
+            self.most = stored;
+            self.progressed = Instant::now();
+        }
+    }
+
+    /// Whether to stop waiting and count what is missing as lost.
+    fn given_up(&self) -> bool {
+        self.progressed.elapsed() > Self::STALLED || self.began.elapsed() > Self::AT_MOST
+    }
 }
 
 /// Injects the fault of `scenario` a few seconds into the load; returns when

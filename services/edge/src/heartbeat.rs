@@ -54,15 +54,22 @@ impl Heartbeats {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
         self.send(cameras()).await;
+        // The cameras of each slice, taken once an interval (at slice 0):
+        // a camera that joins the site sends its first heartbeat in the
+        // next interval.
+        let mut due_by_slice = by_slice(cameras(), slices);
         for slice in (0..slices).cycle().skip(1) {
             tokio::select! {
                 _ = ticks.tick() => {}
                 () = shutdown.cancelled() => return,
             }
-            let due = cameras()
-                .into_iter()
-                .filter(|camera| slice_of(camera, slices) == slice)
-                .collect();
+            if slice == 0 {
+                due_by_slice = by_slice(cameras(), slices);
+            }
+            let due = due_by_slice
+                .get_mut(slice as usize)
+                .map(std::mem::take)
+                .unwrap_or_default();
             self.send(due).await;
         }
     }
@@ -103,6 +110,16 @@ fn slices(interval: Duration) -> u32 {
     u32::try_from(interval.as_secs().clamp(1, 60)).unwrap_or(60)
 }
 
+/// `cameras` grouped by their slice of the interval (see [`slice_of`]).
+fn by_slice(cameras: Vec<String>, slices: u32) -> Vec<Vec<String>> {
+    let mut table = vec![Vec::new(); slices as usize];
+    for camera in cameras {
+        let slice = slice_of(&camera, slices) as usize;
+        table[slice].push(camera);
+    }
+    table
+}
+
 /// The slice of the interval in which `camera` sends its heartbeat. A hash
 /// of the id, so a camera keeps its slice (and its heartbeats stay one
 /// interval apart) when others join the site.
@@ -133,6 +150,20 @@ mod tests {
         // 1,000 each on average; a burst would put them all in one.
         for count in per_slice {
             assert!((850..1150).contains(&count), "{per_slice:?}");
+        }
+    }
+
+    #[test]
+    fn each_camera_is_due_in_its_own_slice_once() {
+        let cameras: Vec<String> = (0..500).map(|n| format!("cam-{n:03}")).collect();
+        let table = by_slice(cameras.clone(), 7);
+        assert_eq!(table.len(), 7);
+        assert_eq!(table.iter().map(Vec::len).sum::<usize>(), 500);
+        for (slice, due) in table.iter().enumerate() {
+            assert!(
+                due.iter()
+                    .all(|camera| slice_of(camera, 7) as usize == slice)
+            );
         }
     }
 

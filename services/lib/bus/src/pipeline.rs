@@ -35,6 +35,11 @@ use vigil_runtime::retry::WarnLimiter;
 
 use crate::KafkaConsumer;
 
+/// From a record's timestamp (when its producer sent it) to a consumer
+/// taking it up, by `topic`: the producer's linger, the broker, the fetch
+/// and the wait for room among the records in flight.
+pub const RECORD_WAIT: &str = "vigil_record_wait_seconds";
+
 /// A handler's work for one record.
 pub type Effect = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -89,6 +94,11 @@ pub async fn run(
     before_commit: impl Fn() -> Gate,
     shutdown: CancellationToken,
 ) -> PipelineStats {
+    metrics::describe_histogram!(
+        RECORD_WAIT,
+        metrics::Unit::Seconds,
+        "From a record's producer sending it to a consumer taking it up, by topic."
+    );
     let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
     let mut progress = Progress::default();
     let mut revocations = consumer.context().defer_revocations();
@@ -117,6 +127,7 @@ pub async fn run(
                 Ok(message) => {
                     consume_failures.succeeded();
                     let message = message.detach();
+                    record_wait(&message);
                     let position = (message.topic().to_owned(), message.partition(), message.offset());
                     progress.started(&position);
                     let effect = handle(message);
@@ -191,6 +202,16 @@ pub async fn run(
         }
     }
     progress.stats
+}
+
+/// Records how long `message` waited since it was sent (if its producer
+/// stamped it; a clock behind the producer's counts as no wait).
+fn record_wait(message: &OwnedMessage) {
+    if let Some(sent) = message.timestamp().to_millis() {
+        let waited = chrono::Utc::now().timestamp_millis().saturating_sub(sent);
+        metrics::histogram!(RECORD_WAIT, "topic" => message.topic().to_owned())
+            .record(waited.max(0) as f64 / 1000.0);
+    }
 }
 
 /// Partitions the group took away, waiting for their records in flight.
