@@ -135,8 +135,18 @@ fn documented_metrics() -> anyhow::Result<BTreeMap<String, Vec<String>>> {
             continue;
         };
         let name = format!("vigil_{}", rest.split('`').next().unwrap_or_default());
-        let service = name.split('_').nth(1).unwrap_or_default().to_owned();
-        by_service.entry(service).or_default().push(name);
+        // `vigil_<service>_...`, or `vigil_record_...`: served by every
+        // consumer (the bus pipeline's).
+        let services = match name.split('_').nth(1).unwrap_or_default() {
+            "record" => vec!["enricher", "writer", "notifier"],
+            service => vec![service],
+        };
+        for service in services {
+            by_service
+                .entry(service.to_owned())
+                .or_default()
+                .push(name.clone());
+        }
     }
     ensure!(
         by_service.len() == 5,
