@@ -53,11 +53,12 @@ impl Heartbeats {
         let mut ticks = tokio::time::interval(self.interval / slices);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
-        self.send(cameras()).await;
+        let all = cameras();
         // The cameras of each slice, taken once an interval (at slice 0):
         // a camera that joins the site sends its first heartbeat in the
         // next interval.
-        let mut due_by_slice = by_slice(cameras(), slices);
+        let mut due_by_slice = by_slice(all.clone(), slices);
+        self.send(all).await;
         for slice in (0..slices).cycle().skip(1) {
             tokio::select! {
                 _ = ticks.tick() => {}

@@ -99,6 +99,7 @@ pub async fn run(
         metrics::Unit::Seconds,
         "From a record's producer sending it to a consumer taking it up, by topic."
     );
+    let mut waits = RecordWaits::default();
     let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
     let mut progress = Progress::default();
     let mut revocations = consumer.context().defer_revocations();
@@ -127,7 +128,7 @@ pub async fn run(
                 Ok(message) => {
                     consume_failures.succeeded();
                     let message = message.detach();
-                    record_wait(&message);
+                    waits.record(&message);
                     let position = (message.topic().to_owned(), message.partition(), message.offset());
                     progress.started(&position);
                     let effect = handle(message);
@@ -204,13 +205,28 @@ pub async fn run(
     progress.stats
 }
 
-/// Records how long `message` waited since it was sent (if its producer
-/// stamped it; a clock behind the producer's counts as no wait).
-fn record_wait(message: &OwnedMessage) {
-    if let Some(sent) = message.timestamp().to_millis() {
+/// The [`RECORD_WAIT`] histogram of each topic, looked up once per topic
+/// rather than registered again for every record.
+#[derive(Default)]
+struct RecordWaits(BTreeMap<String, metrics::Histogram>);
+
+impl RecordWaits {
+    /// Records how long `message` waited since it was sent (if its
+    /// producer stamped it; a clock behind the producer's counts as no
+    /// wait).
+    fn record(&mut self, message: &OwnedMessage) {
+        let Some(sent) = message.timestamp().to_millis() else {
+            return;
+        };
         let waited = chrono::Utc::now().timestamp_millis().saturating_sub(sent);
-        metrics::histogram!(RECORD_WAIT, "topic" => message.topic().to_owned())
-            .record(waited.max(0) as f64 / 1000.0);
+        let topic = message.topic();
+        if !self.0.contains_key(topic) {
+            let histogram = metrics::histogram!(RECORD_WAIT, "topic" => topic.to_owned());
+            self.0.insert(topic.to_owned(), histogram);
+        }
+        if let Some(histogram) = self.0.get(topic) {
+            histogram.record(waited.max(0) as f64 / 1000.0);
+        }
     }
 }
 
