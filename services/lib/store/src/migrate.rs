@@ -6,9 +6,11 @@
 //! migration that was edited afterwards is reported instead of silently
 //! diverging.
 
+use std::time::Duration;
+
 use scylla::client::session::Session;
 use sha2::{Digest, Sha256};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::StoreError;
 
@@ -93,6 +95,28 @@ impl Migration {
     }
 }
 
+/// How long a keyspace's creation waits for the cluster to show as many
+/// nodes as its replication factor.
+const JOIN_WAIT: Duration = Duration::from_secs(60);
+
+/// Counts the cluster's nodes, waiting up to [`JOIN_WAIT`] for `wanted` of
+/// them: a cluster that has just started answers CQL on every node before
+/// gossip has told the node we asked about all of its peers.
+async fn nodes_joined(session: &Session, wanted: usize) -> usize {
+    let deadline = tokio::time::Instant::now() + JOIN_WAIT;
+    loop {
+        let nodes = session.get_cluster_state().get_nodes_info().len();
+        if nodes >= wanted || tokio::time::Instant::now() >= deadline {
+            return nodes;
+        }
+        info!(nodes, wanted, "waiting for the cluster's nodes to join");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if let Err(error) = session.refresh_metadata().await {
+            warn!(%error, "refreshing the cluster's metadata");
+        }
+    }
+}
+
 fn hex_digest(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -113,8 +137,9 @@ pub async fn migrate(
     {
         return Err(StoreError::InvalidKeyspace(keyspace.to_owned()));
     }
-    let nodes = session.get_cluster_state().get_nodes_info().len();
-    if usize::try_from(replication_factor).map_or(true, |rf| rf > nodes) {
+    let wanted = usize::try_from(replication_factor).unwrap_or(usize::MAX);
+    let nodes = nodes_joined(session, wanted).await;
+    if wanted > nodes {
         return Err(StoreError::ReplicationAboveNodes {
             replication: replication_factor,
             nodes,
