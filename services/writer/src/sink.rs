@@ -1,5 +1,5 @@
-//! The Scylla sink for enriched events: each record is written to the four
-//! query tables and its commune-hour's kinds table, retried until that
+//! The Scylla sink for enriched events: each record is written to the event
+//! tables and its commune-hour's kinds table, retried until that
 //! succeeds, and only then marked for the count rollup and released to the
 //! pipeline (which then stores its offset). An event whose id is stored
 //! with another detection is dropped, logged and counted: the first write

@@ -3,12 +3,20 @@
 //! plate key for fuzzy search) from the same enriched event, and the point
 //! read by event id.
 //!
-//! The first write of an event id wins: `events_by_id` is written with a
-//! lightweight transaction (`IF NOT EXISTS`), and the query tables only
-//! with the payload that transaction stored. A later event with the same
-//! id but another detection (a reused id, from a faulty or hostile edge)
-//! writes nothing; a redelivery of the stored detection rewrites the query
-//! tables with the stored payload, so a write cut short completes.
+//! The first write of an event id wins. A write first reads `events_by_id`
+//! (one partition, at the session's consistency): a free id is written to
+//! all six tables at once; an id stored with the same detection (a
+//! redelivery) rewrites the query tables with the stored payload, so a
+//! write cut short completes; an id stored with another detection (a
+//! reused id, from a faulty or hostile edge) writes nothing.
+//!
+//! The read is a plain one, not a lightweight transaction: Paxos cost four
+//! round trips and a write to `system.paxos` for every event, and was most
+//! of the writer's tail (`docs/benchmarks.md`). What it guarded against is
+//! narrower than that: two *different* detections under one id, both in
+//! flight within the same few milliseconds, can both find the id free; the
+//! later write then holds `events_by_id` and the query tables keep both.
+//! Redeliveries of one detection that race write the same rows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,13 +25,12 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use prost::Message;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::{CqlTimestamp, CqlValue};
+use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 use vigil_domain::plate::ocr_key;
 use vigil_proto::v1::{Detection, EnrichedDetection};
 
-use crate::lwt::Conditional;
-use crate::{Keyspace, StoreError, rows_error};
+use crate::{Keyspace, StoreError};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -44,6 +51,11 @@ pub fn month_bucket(at_ms: i64) -> i64 {
     Utc.with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0)
         .single()
         .map_or(0, |start| start.timestamp_millis())
+}
+
+/// Decodes a payload stored under `event_id`.
+fn decode(event_id: Uuid, payload: &[u8]) -> Result<EnrichedDetection, StoreError> {
+    EnrichedDetection::decode(payload).map_err(|source| StoreError::Decode { event_id, source })
 }
 
 /// Whether two deliveries carry the same detection. Compared as values
@@ -163,7 +175,7 @@ impl EventStore {
             insert_by_id: keyspace.prepare(
                 "insert into events_by_id",
                 "INSERT INTO ${keyspace}.events_by_id (event_id, camera_id, commune_id, captured_at, payload) \
-                 VALUES (?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?",
+                 VALUES (?, ?, ?, ?, ?) USING TTL ?",
             )
             .await?,
             insert_by_commune_hour: keyspace.prepare(
@@ -217,22 +229,19 @@ impl EventStore {
     }
 
     /// Writes `event` to every table it belongs in, unless its id is stored
-    /// with another detection. One lightweight transaction on
-    /// `events_by_id` decides; it also returns the stored payload when the
-    /// id was taken, so a redelivery costs no extra read.
+    /// with another detection: one read of `events_by_id` decides, and
+    /// returns the stored payload when the id was taken.
     pub async fn write(&self, event: &EnrichedDetection) -> Result<Written, StoreError> {
         let keys = EventKeys::of(event)?;
-        let payload = event.encode_to_vec();
-        let Some(stored_payload) = self.insert_by_id(&keys, &payload).await? else {
-            self.write_query_tables(&keys, &payload).await?;
+        let Some(stored_payload) = self.stored_payload(keys.event_id).await? else {
+            let payload = event.encode_to_vec();
+            futures::try_join!(
+                self.insert_by_id(&keys, &payload),
+                self.write_query_tables(&keys, &payload)
+            )?;
             return Ok(Written::New);
         };
-        let stored = EnrichedDetection::decode(stored_payload.as_slice()).map_err(|source| {
-            StoreError::Decode {
-                event_id: keys.event_id,
-                source,
-            }
-        })?;
+        let stored = decode(keys.event_id, &stored_payload)?;
         if !same_detection(stored.detection.as_ref(), event.detection.as_ref()) {
             return Ok(Written::Conflicting);
         }
@@ -241,40 +250,21 @@ impl EventStore {
         Ok(Written::Again(Box::new(stored)))
     }
 
-    /// Inserts the event into `events_by_id` if its id is free; `None` when
-    /// it was, else the payload stored under the id.
-    async fn insert_by_id(
-        &self,
-        keys: &EventKeys<'_>,
-        payload: &[u8],
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        let result = self
-            .session
-            .execute_unpaged(
-                &self.insert_by_id,
-                (
-                    keys.event_id,
-                    keys.camera_id,
-                    keys.commune_id,
-                    keys.captured_at,
-                    payload,
-                    self.ttl_seconds,
-                ),
-            )
-            .await
-            .map_err(|source| StoreError::Execute {
-                what: format!("writing event {} to events_by_id", keys.event_id),
-                source: Box::new(source),
-            })?;
-        let found = Conditional::of(result, "events_by_id (insert if not exists)")?;
-        match (found.applied, found.get("payload")) {
-            (true, _) => Ok(None),
-            (false, Some(CqlValue::Blob(stored))) => Ok(Some(stored.clone())),
-            (false, other) => Err(rows_error(
-                "events_by_id (insert if not exists)",
-                format!("not applied, yet no stored payload ({other:?})"),
-            )),
-        }
+    async fn insert_by_id(&self, keys: &EventKeys<'_>, payload: &[u8]) -> Result<(), StoreError> {
+        self.execute(
+            "events_by_id",
+            keys,
+            &self.insert_by_id,
+            (
+                keys.event_id,
+                keys.camera_id,
+                keys.commune_id,
+                keys.captured_at,
+                payload,
+                self.ttl_seconds,
+            ),
+        )
+        .await
     }
 
     /// Writes the query tables (all but `events_by_id`) concurrently;
@@ -393,6 +383,14 @@ impl EventStore {
 
     /// The stored event with `event_id`, if any.
     pub async fn get(&self, event_id: Uuid) -> Result<Option<EnrichedDetection>, StoreError> {
+        self.stored_payload(event_id)
+            .await?
+            .map(|payload| decode(event_id, &payload))
+            .transpose()
+    }
+
+    /// The payload stored under `event_id` in `events_by_id`, as written.
+    async fn stored_payload(&self, event_id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
         let result = self
             .session
             .execute_unpaged(&self.select_by_id, (event_id,))
@@ -406,15 +404,10 @@ impl EventStore {
             source: e,
         };
         let rows = result.into_rows_result().map_err(|e| rows_err(e.into()))?;
-        let Some((payload,)) = rows
+        let row = rows
             .maybe_first_row::<(Vec<u8>,)>()
-            .map_err(|e| rows_err(e.into()))?
-        else {
-            return Ok(None);
-        };
-        EnrichedDetection::decode(payload.as_slice())
-            .map(Some)
-            .map_err(|source| StoreError::Decode { event_id, source })
+            .map_err(|e| rows_err(e.into()))?;
+        Ok(row.map(|(payload,)| payload))
     }
 
     /// The newest `limit` events of `camera_id` on the UTC day holding
