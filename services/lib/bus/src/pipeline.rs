@@ -9,7 +9,9 @@
 //! the pipeline snapshots those marks, runs the caller's `before_commit`
 //! (e.g. the writer's count rollup, which must cover every effect the
 //! snapshot includes), and commits the snapshot only if that succeeded:
-//! at-least-once, nothing skipped.
+//! at-least-once, nothing skipped. Records keep flowing meanwhile: a
+//! rollup of a second or more used to hold every record behind it, which
+//! was the writer's whole latency tail.
 //!
 //! When the group revokes partitions (cooperative rebalancing), the
 //! pipeline finishes their records in flight, commits them, and only then
@@ -107,6 +109,8 @@ pub async fn run(
     let mut commits = tokio::time::interval(config.commit_every);
     commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let consume_failures = WarnLimiter::new(Duration::from_secs(60));
+    // The periodic commit under way, if any; at most one at a time.
+    let mut committing: Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
     loop {
         let room = in_flight.len() < config.max_in_flight;
         let release_by = revoking.front().map(|revocation| revocation.deadline);
@@ -121,8 +125,12 @@ pub async fn run(
                 deadline: Instant::now() + config.drain,
             }),
             () = sleep_until_some(release_by), if release_by.is_some() => {}
-            _ = commits.tick() => {
-                commit(consumer, progress.done.iter(), &before_commit, CommitMode::Async).await;
+            () = finish(&mut committing), if committing.is_some() => committing = None,
+            _ = commits.tick(), if committing.is_none() => {
+                if let Some(offsets) = snapshot(progress.done.iter()) {
+                    let gate = before_commit();
+                    committing = Some(Box::pin(commit(consumer, offsets, gate, CommitMode::Async)));
+                }
             }
             message = consumer.recv(), if room => match message {
                 Ok(message) => {
@@ -156,6 +164,10 @@ pub async fn run(
                 break;
             }
             let revocation = revoking.pop_front().expect("front exists");
+            // Commits go out in order: the periodic one first.
+            if let Some(periodic) = committing.take() {
+                periodic.await;
+            }
             release_revoked(
                 consumer,
                 revocation,
@@ -180,13 +192,12 @@ pub async fn run(
             "Shutdown drain timed out; unfinished records will be consumed again."
         );
     }
-    commit(
-        consumer,
-        progress.done.iter(),
-        &before_commit,
-        CommitMode::Sync,
-    )
-    .await;
+    if let Some(periodic) = committing.take() {
+        periodic.await;
+    }
+    if let Some(offsets) = snapshot(progress.done.iter()) {
+        commit(consumer, offsets, before_commit(), CommitMode::Sync).await;
+    }
     // Revocations still waiting are answered now, and later ones (the
     // consumer closing) at once by the context.
     consumer.context().answer_revocations_now();
@@ -336,7 +347,9 @@ async fn release_revoked(
     let finished = revoked
         .iter()
         .filter_map(|key| progress.done.get_key_value(key));
-    commit(consumer, finished, before_commit, CommitMode::Sync).await;
+    if let Some(offsets) = snapshot(finished) {
+        commit(consumer, offsets, before_commit(), CommitMode::Sync).await;
+    }
     for key in &revoked {
         progress.release(key);
     }
@@ -360,28 +373,39 @@ async fn sleep_until_some(deadline: Option<Instant>) {
     }
 }
 
-/// Commits the offsets after the records in `done`, if `before_commit`
-/// succeeds. The snapshot is taken first, so everything it covers finished
-/// before `before_commit` started.
-async fn commit<'a>(
-    consumer: &KafkaConsumer,
+/// Runs `work` to its end; never returns without it.
+async fn finish<F: Future<Output = ()> + Unpin>(work: &mut Option<F>) {
+    match work {
+        Some(work) => work.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The offsets to commit after the records in `done` (the next one to read
+/// in each partition); `None` when there are none.
+fn snapshot<'a>(
     done: impl Iterator<Item = (&'a Partition, &'a i64)>,
-    before_commit: &impl Fn() -> Gate,
-    mode: CommitMode,
-) {
+) -> Option<TopicPartitionList> {
     let mut offsets = TopicPartitionList::new();
     for ((topic, partition), offset) in done {
-        // The committed offset is the next one to read.
         if let Err(error) =
             offsets.add_partition_offset(topic, *partition, Offset::Offset(offset + 1))
         {
             warn!(%topic, partition, %error, "Offset not committable.");
         }
     }
-    if offsets.count() == 0 {
-        return;
-    }
-    if !before_commit().await {
+    (offsets.count() > 0).then_some(offsets)
+}
+
+/// Commits `offsets` if `gate` succeeds. The snapshot is taken before the
+/// gate starts, so everything it covers finished before.
+async fn commit(
+    consumer: &KafkaConsumer,
+    offsets: TopicPartitionList,
+    gate: Gate,
+    mode: CommitMode,
+) {
+    if !gate.await {
         info!("Commit postponed: the pre-commit step did not complete.");
         return;
     }

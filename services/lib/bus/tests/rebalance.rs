@@ -3,46 +3,25 @@
 //! flight for the partitions it gives up before releasing them, so the
 //! newcomer starts after them instead of processing them again.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::ensure;
+use common::{PARTITIONS, PER_PARTITION, produce_batch};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::FutureRecord;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use vigil_bus::pipeline::{self, Effect, PipelineConfig, PipelineStats};
 use vigil_bus::{KafkaArgs, KafkaConsumer};
 use vigil_testkit::{PATIENCE, TestEnv, eventually, unique_name};
 
-/// Records per partition in each batch.
-const PER_PARTITION: i32 = 10;
-const PARTITIONS: i32 = 3;
-
 /// Which consumer handled each (partition, offset), in order of handling.
 type Handled = Arc<Mutex<Vec<(&'static str, i32, i64)>>>;
-
-async fn produce_batch(kafka: &KafkaArgs, topic: &str) -> anyhow::Result<()> {
-    let producer = kafka.producer()?;
-    for partition in 0..PARTITIONS {
-        for n in 0..PER_PARTITION {
-            let payload = format!("record {n}");
-            producer
-                .send(
-                    FutureRecord::<(), _>::to(topic)
-                        .partition(partition)
-                        .payload(&payload),
-                    Duration::from_secs(30),
-                )
-                .await
-                .map_err(|(error, _)| error)?;
-        }
-    }
-    Ok(())
-}
 
 /// Runs a pipeline as consumer `name` of `group`: each record is noted in
 /// `handled` once `open` is true.
