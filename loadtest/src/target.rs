@@ -270,7 +270,7 @@ impl Target {
                 )),
             ),
         ];
-        Ok(Self {
+        let target = Self {
             kafka,
             topic_replication: args.topic_replication,
             store,
@@ -281,7 +281,47 @@ impl Target {
             writer_group,
             shutdown,
             services,
-        })
+        };
+        if target.in_process() {
+            target.wait_for_consumers().await?;
+        }
+        Ok(target)
+    }
+
+    /// Waits until the in-process enricher and writer own their
+    /// partitions. Load offered before that waits for the groups to form (a
+    /// second or more), which a 60 s run counted as its latency tail.
+    async fn wait_for_consumers(&self) -> anyhow::Result<()> {
+        const PATIENCE: Duration = Duration::from_secs(60);
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let probe: Arc<BaseConsumer> = Arc::new(
+            self.kafka
+                .consumer_config("vigil-loadtest-probe")
+                .create()?,
+        );
+        for group in [&self.enricher_group, &self.writer_group] {
+            loop {
+                self.check_services()?;
+                let (probe, asked) = (Arc::clone(&probe), group.clone());
+                let stable = tokio::task::spawn_blocking(move || {
+                    let groups = probe.fetch_group_list(Some(&asked), Duration::from_secs(5))?;
+                    Ok::<_, rdkafka::error::KafkaError>(groups.groups().first().is_some_and(
+                        |found| found.state() == "Stable" && !found.members().is_empty(),
+                    ))
+                })
+                .await??;
+                if stable {
+                    break;
+                }
+                if tokio::time::Instant::now() > deadline {
+                    bail!(
+                        "consumer group {group} of the in-process services did not form within {PATIENCE:?}"
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
     }
 
     /// Camera ids of the fleet, sorted.
