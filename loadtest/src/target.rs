@@ -294,25 +294,9 @@ impl Target {
     async fn wait_for_consumers(&self) -> anyhow::Result<()> {
         const PATIENCE: Duration = Duration::from_secs(60);
         let deadline = tokio::time::Instant::now() + PATIENCE;
-        let probe: Arc<BaseConsumer> = Arc::new(
-            self.kafka
-                .consumer_config("vigil-loadtest-probe")
-                .create()?,
-        );
         for group in [&self.enricher_group, &self.writer_group] {
-            loop {
+            while self.kafka.stable_members(group).await?.is_none() {
                 self.check_services()?;
-                let (probe, asked) = (Arc::clone(&probe), group.clone());
-                let stable = tokio::task::spawn_blocking(move || {
-                    let groups = probe.fetch_group_list(Some(&asked), Duration::from_secs(5))?;
-                    Ok::<_, rdkafka::error::KafkaError>(groups.groups().first().is_some_and(
-                        |found| found.state() == "Stable" && !found.members().is_empty(),
-                    ))
-                })
-                .await??;
-                if stable {
-                    break;
-                }
                 if tokio::time::Instant::now() > deadline {
                     bail!(
                         "consumer group {group} of the in-process services did not form within {PATIENCE:?}"

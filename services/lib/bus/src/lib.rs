@@ -290,6 +290,36 @@ impl KafkaArgs {
         .map_err(|source| BusError::Metadata { brokers, source })
     }
 
+    /// Members of consumer group `group` once it is stable (its partitions
+    /// assigned); `None` while it forms or rebalances, or has no members.
+    pub async fn stable_members(&self, group: &str) -> Result<Option<usize>, BusError> {
+        let client: rdkafka::consumer::BaseConsumer =
+            self.client_config()
+                .create()
+                .map_err(|source| BusError::Client {
+                    client: "group probe",
+                    brokers: self.brokers.clone(),
+                    source,
+                })?;
+        let (brokers, group) = (self.brokers.clone(), group.to_owned());
+        tokio::task::spawn_blocking(move || {
+            use rdkafka::consumer::Consumer as _;
+            client
+                .fetch_group_list(Some(&group), Duration::from_secs(10))
+                .map(|groups| {
+                    groups
+                        .groups()
+                        .first()
+                        .filter(|found| found.state() == "Stable")
+                        .map(|found| found.members().len())
+                        .filter(|&members| members > 0)
+                })
+        })
+        .await
+        .unwrap_or(Err(KafkaError::Canceled))
+        .map_err(|source| BusError::Metadata { brokers, source })
+    }
+
     /// Creates every topic in `plan` that does not exist yet; existing topics
     /// are left as they are. Returns the names that were created.
     pub async fn ensure_topics(&self, plan: &TopicPlan) -> Result<Vec<String>, BusError> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::ensure;
 use common::{PARTITIONS, PER_PARTITION, produce_batch};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::{Message, OwnedMessage};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -56,21 +56,6 @@ fn start(
         };
         pipeline::run(&consumer, config, handle, pipeline::always_commit, stop).await
     }))
-}
-
-/// Members of `group` once it is stable, or `None` while it rebalances.
-async fn stable_members(kafka: &KafkaArgs, group: &str) -> anyhow::Result<Option<usize>> {
-    let probe: BaseConsumer = kafka.consumer_config(&unique_name("probe")).create()?;
-    let group = group.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let groups = probe.fetch_group_list(Some(&group), Duration::from_secs(10))?;
-        Ok(groups
-            .groups()
-            .first()
-            .filter(|found| found.state() == "Stable")
-            .map(|found| found.members().len()))
-    })
-    .await?
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +102,7 @@ async fn revoked_partitions_are_finished_and_committed_before_release() -> anyho
     )?;
     eventually("the group to settle on two members", PATIENCE, || {
         let (kafka, group) = (&env.kafka, &group);
-        async move { Ok(stable_members(kafka, group).await?.filter(|&n| n == 2)) }
+        async move { Ok(kafka.stable_members(group).await?.filter(|&n| n == 2)) }
     })
     .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
